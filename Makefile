@@ -1,0 +1,50 @@
+# The two contract commands: `make demo` (main job end to end) and `make test` (every test).
+# Both run `make setup` first when the virtual environment is missing or out of date.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test lint pytest bench dbt-build docs clean help
+
+help:
+	@echo "make setup   create .venv and install the pinned dependencies and the package"
+	@echo "make demo    synthetic data -> ingest -> dbt build -> publish -> reports (what exists)"
+	@echo "make test    linters, pytest (incl. dbt build + tests on generated data)"
+	@echo "make bench   benchmarks, results in reports/bench/"
+	@echo "make clean   remove generated data, warehouse, published file and reports"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "python3.11 not found: install Python 3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/brukerplan demo
+
+test: setup lint pytest
+
+lint: setup
+	$(BIN)/ruff check ingest tests
+	$(BIN)/ruff format --check ingest tests
+	$(BIN)/sqlfluff lint models tests/dbt analyses --processes 2
+
+pytest: setup
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+dbt-build: setup
+	$(BIN)/dbt build --profiles-dir .
+
+docs: setup
+	$(BIN)/dbt docs generate --profiles-dir .
+
+clean:
+	rm -rf data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet reports/* target logs
+	@touch reports/.gitkeep

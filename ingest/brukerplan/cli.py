@@ -1,0 +1,103 @@
+"""The `brukerplan` command. Each subcommand is a thin shell over one stage module; it ends with a short
+summary and exits 0 on success, 1 when input was quarantined or a check failed, 2 for usage errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from brukerplan.settings import Settings, SettingsError
+
+app = typer.Typer(
+    help="BrukerPlan warehouse: land extracts, build the warehouse with dbt, publish aggregates for BI.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=False)
+
+LandingOpt = Annotated[
+    Path | None, typer.Option("--landing", help="Landing zone [env BRUKERPLAN_LANDING, default data/landing]")
+]
+WarehouseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse",
+        help="Warehouse DuckDB file built by dbt [env BRUKERPLAN_WAREHOUSE, default warehouse/brukerplan.duckdb]",
+    ),
+]
+PublishedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--published",
+        help="Published DuckDB file for BI [env BRUKERPLAN_PUBLISHED, default published/brukerplan.duckdb]",
+    ),
+]
+ReportsOpt = Annotated[
+    Path | None, typer.Option("--reports", help="Reports folder [env BRUKERPLAN_REPORTS, default reports]")
+]
+RejectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--reject-threshold",
+        help="Quarantine a file when strictly more than this share of rows is rejected "
+        "[env BRUKERPLAN_REJECT_THRESHOLD, default 0.10]",
+    ),
+]
+SuppressionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--suppression-threshold",
+        help="Withhold published counts from 1 to this minus one [env BRUKERPLAN_SUPPRESSION_THRESHOLD, default 5]",
+    ),
+]
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings.load(**overrides)
+    except SettingsError as exc:
+        console.print(f"[red]usage error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def build(
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection, e.g. 'staging+'")] = None,
+) -> None:
+    """Run `dbt build` (seeds, models, tests) on the landing zone into the warehouse file."""
+    from brukerplan.dbt_runner import run_dbt
+
+    settings = load_settings(landing=landing, warehouse=warehouse)
+    args = ["build"] + (["--select", select] if select else [])
+    with console.status("dbt build …"):
+        outcome = run_dbt(args, settings, quiet=False)
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(outcome.counts.items()))
+    for failure in outcome.failures:
+        console.print(f"[red]failed:[/red] {failure}")
+    state = "[green]ok[/green]" if outcome.success else "[red]FAILED[/red]"
+    console.print(f"dbt build {state} in {outcome.seconds:.1f} s ({summary}); warehouse: {settings.warehouse}")
+    raise typer.Exit(0 if outcome.success else 1)
+
+
+@app.command()
+def demo(
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    published: PublishedOpt = None,
+    reports: ReportsOpt = None,
+) -> None:
+    """Run every stage that exists end to end on the embedded default and say where the outputs are."""
+    from brukerplan.demo import run_demo
+
+    settings = load_settings(landing=landing, warehouse=warehouse, published=published, reports=reports)
+    ok = run_demo(settings, console)
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:  # pragma: no cover - entry point convenience
+    app()

@@ -1,0 +1,92 @@
+"""Settings of the warehouse (warehouse.md "Interfaces"): environment variables with defaults under the
+project directory; a command-line option of the same name wins over the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+"""The project root (where dbt_project.yml lives); the package sits in <root>/ingest/brukerplan."""
+
+ENV = {
+    "landing": "BRUKERPLAN_LANDING",
+    "warehouse": "BRUKERPLAN_WAREHOUSE",
+    "published": "BRUKERPLAN_PUBLISHED",
+    "reports": "BRUKERPLAN_REPORTS",
+    "reject_threshold": "BRUKERPLAN_REJECT_THRESHOLD",
+    "suppression_threshold": "BRUKERPLAN_SUPPRESSION_THRESHOLD",
+}
+
+DEFAULTS = {
+    "landing": "data/landing",
+    "warehouse": "warehouse/brukerplan.duckdb",
+    "published": "published/brukerplan.duckdb",
+    "reports": "reports",
+    "reject_threshold": "0.10",
+    "suppression_threshold": "5",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used (a usage error, exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: Path
+    warehouse: Path
+    published: Path
+    reports: Path
+    reject_threshold: float = 0.10
+    suppression_threshold: int = 5
+    project_dir: Path = field(default=PROJECT_DIR)
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults < environment < explicit overrides (command-line options). None overrides are ignored.
+
+        Relative paths from the environment or the command line resolve against the current directory;
+        the defaults resolve against the project directory."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for key, var in ENV.items():
+            given = overrides.get(key)
+            if given is not None:
+                values[key] = given
+            elif var in env and env[var] != "":
+                values[key] = env[var]
+            else:
+                values[key] = DEFAULTS[key] if key.endswith("threshold") else PROJECT_DIR / DEFAULTS[key]
+        try:
+            reject = float(values["reject_threshold"])  # type: ignore[arg-type]
+            suppression = int(values["suppression_threshold"])  # type: ignore[call-overload]
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"threshold setting is not a number: {exc}") from exc
+        if not 0.0 <= reject <= 1.0:
+            raise SettingsError(f"reject threshold must be between 0 and 1, got {reject}")
+        if suppression < 1:
+            raise SettingsError(f"suppression threshold must be at least 1, got {suppression}")
+        return cls(
+            landing=Path(str(values["landing"])).resolve(),
+            warehouse=Path(str(values["warehouse"])).resolve(),
+            published=Path(str(values["published"])).resolve(),
+            reports=Path(str(values["reports"])).resolve(),
+            reject_threshold=reject,
+            suppression_threshold=suppression,
+        )
+
+    def with_paths(self, **paths: Path) -> Settings:
+        return replace(self, **paths)
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as environment variables, for subprocesses and dbt."""
+        return {
+            ENV["landing"]: str(self.landing),
+            ENV["warehouse"]: str(self.warehouse),
+            ENV["published"]: str(self.published),
+            ENV["reports"]: str(self.reports),
+            ENV["reject_threshold"]: repr(self.reject_threshold),
+            ENV["suppression_threshold"]: str(self.suppression_threshold),
+        }
