@@ -1,0 +1,38 @@
+{%- set landed = source('landing', 'rejects') -%}
+{%- set records = source('landing', 'submissions') -%}
+{%- set visible = landing_has_files('rejects/year=*/submission_id=*/*.parquet')
+    and landing_has_files('submissions/*.json') -%}
+
+with rejects as (
+    {% if visible -%}
+        select * from {{ landed }}
+        -- a submission is visible only once its record exists (partial submissions are never read)
+        where submission_id in (select submission_id from {{ records }})
+    {%- else -%}
+        {{ landing_empty_relation(landing_reject_columns()) }}
+    {%- endif %}
+),
+
+renamed as (
+    select
+        cast(submission_id as varchar) as submission_id,
+        cast(source_row as integer) as source_row,
+        cast(mapping_year as integer) as mapping_year,
+        cast(source_file as varchar) as source_file,
+        cast(source_sheet as varchar) as source_sheet,
+        cast(rule_id as varchar) as rule_id,
+        cast(column_name as varchar) as column_name,
+        cast(value as varchar) as raw_value,
+        cast(message as varchar) as message,
+        cast(registration_id as varchar) as registration_id,
+        cast(person_id as varchar) as person_id,
+        cast(municipality_code as varchar) as municipality_code_registered,
+        cast(layout as varchar) as layout,
+        cast(delivered_on as date) as delivered_on,
+        cast(delivery_seq as integer) as delivery_seq,
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(raw as map(varchar, varchar)) as raw_cells
+    from rejects
+)
+
+select * from renamed
