@@ -1,0 +1,24 @@
+-- Rule 5 (harmonisation): the municipality as registered (in force on 1 January of the mapping year) mapped to the
+-- target structure (dbt var target_structure, default 2024). A code that went wholly into one successor maps
+-- exactly; a split code maps to the successor with the largest weight and is flagged approximate. One row per
+-- person and mapping year, so national totals are identical as registered and harmonised.
+with persons as (
+    select * from {{ ref('int_classification') }}
+),
+
+target_map as (
+    {{ target_municipality_map() }}
+),
+
+harmonised as (
+    select
+        persons.*,
+        target_map.municipality_code,
+        target_map.county_code,
+        coalesce(target_map.is_approximate, false) as is_approximate
+    from persons
+    left join target_map
+        on persons.municipality_code_registered = target_map.municipality_code_registered
+)
+
+select * from harmonised
