@@ -90,12 +90,15 @@ def demo(
     warehouse: WarehouseOpt = None,
     published: PublishedOpt = None,
     reports: ReportsOpt = None,
+    scale: Annotated[float, typer.Option("--scale", help="Synthetic volume; 1.0 = national")] = 1.0,
 ) -> None:
-    """Run every stage that exists end to end on the embedded default and say where the outputs are."""
+    """Run every stage that exists end to end on synthetic data (synth, ingest, build, publish, report) and say
+    where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth)."""
     from brukerplan.demo import run_demo
 
     settings = load_settings(landing=landing, warehouse=warehouse, published=published, reports=reports)
-    ok = run_demo(settings, console)
+    available = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    ok = run_demo(settings, console, available, scale=scale)
     raise typer.Exit(0 if ok else 1)
 
 

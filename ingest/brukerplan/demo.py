@@ -1,28 +1,104 @@
-"""`brukerplan demo`: every stage that exists, in order, on the embedded default."""
+"""`brukerplan demo`: every stage that exists, in order, on the embedded default (synthetic data, local
+Parquet landing zone, DuckDB warehouse). Each stage runs as its own `brukerplan` subprocess through the public
+command line, so the demo exercises exactly what a user runs, and one stage's memory never inflates the next."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from brukerplan.dbt_runner import run_dbt
 from brukerplan.settings import Settings
 
 
-def run_demo(settings: Settings, console: Console) -> bool:
-    started = time.perf_counter()
-    steps = Table(title="brukerplan demo")
-    steps.add_column("step")
-    steps.add_column("result")
-    steps.add_column("seconds", justify="right")
-    steps.add_column("output")
+@dataclass(frozen=True)
+class Step:
+    name: str
+    command: list[str]
+    output: str
 
-    with console.status("dbt build …"):
-        outcome = run_dbt(["build"], settings)
-    result = "ok" if outcome.success else "FAILED: " + "; ".join(outcome.failures[:3])
-    steps.add_row("dbt build", result, f"{outcome.seconds:.1f}", str(settings.warehouse))
-    console.print(steps)
-    console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
-    return outcome.success
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    returncode: int
+    seconds: float
+
+
+def plan_steps(settings: Settings, available: Iterable[str], synth_dir: Path, scale: float) -> list[Step]:
+    """The demo's steps, keeping only the commands this version of the package has."""
+    have = set(available)
+    steps: list[Step] = []
+    if "synth" in have:
+        steps.append(
+            Step("synth", ["synth", "--out", str(synth_dir), "--scale", str(scale)], str(synth_dir / "extracts"))
+        )
+    if "ingest" in have and "synth" in have:
+        steps.append(
+            Step(
+                "ingest",
+                ["ingest", str(synth_dir / "extracts"), "--landing", str(settings.landing)],
+                str(settings.landing),
+            )
+        )
+    steps.append(
+        Step(
+            "build",
+            ["build", "--landing", str(settings.landing), "--warehouse", str(settings.warehouse)],
+            str(settings.warehouse),
+        )
+    )
+    if "publish" in have:
+        steps.append(
+            Step(
+                "publish",
+                ["publish", "--warehouse", str(settings.warehouse), "--published", str(settings.published)],
+                str(settings.published),
+            )
+        )
+    if "report" in have:
+        steps.append(
+            Step(
+                "report",
+                ["report", "--published", str(settings.published), "--out", str(settings.reports)],
+                str(settings.reports / "index.html"),
+            )
+        )
+    return steps
+
+
+def run_demo(settings: Settings, console: Console, available: Iterable[str], scale: float = 1.0) -> bool:
+    synth_dir = settings.landing.parent / "synth"
+    steps = plan_steps(settings, available, synth_dir, scale)
+    env = {**os.environ, **settings.as_env()}
+    results: list[StepResult] = []
+    started = time.perf_counter()
+    for step in steps:
+        console.rule(f"[bold]{step.name}")
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "brukerplan", *step.command], env=env, check=False)
+        results.append(StepResult(step, proc.returncode, time.perf_counter() - t0))
+        if proc.returncode != 0:
+            break
+    table = Table(title="brukerplan demo")
+    table.add_column("step")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    for result in results:
+        state = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
+        table.add_row(result.step.name, state, f"{result.seconds:.1f}")
+    console.print(table)
+    ok = len(results) == len(steps) and all(r.returncode == 0 for r in results)
+    console.print("Outputs:")
+    for result in results:
+        console.print(f"  {result.step.name:<8} {result.step.output}")
+    verdict = "[green]finished[/green]" if ok else "[red]stopped at a failed step[/red]"
+    console.print(f"demo {verdict} in {time.perf_counter() - started:.1f} s")
+    return ok
