@@ -19,38 +19,38 @@ app = typer.Typer(
 console = Console(stderr=False)
 
 LandingOpt = Annotated[
-    Path | None, typer.Option("--landing", help="Landing zone [env BRUKERPLAN_LANDING, default data/landing]")
+    Path | None, typer.Option("--landing", help="Landing zone (env BRUKERPLAN_LANDING, default data/landing)")
 ]
 WarehouseOpt = Annotated[
     Path | None,
     typer.Option(
         "--warehouse",
-        help="Warehouse DuckDB file built by dbt [env BRUKERPLAN_WAREHOUSE, default warehouse/brukerplan.duckdb]",
+        help="Warehouse DuckDB file built by dbt (env BRUKERPLAN_WAREHOUSE, default warehouse/brukerplan.duckdb)",
     ),
 ]
 PublishedOpt = Annotated[
     Path | None,
     typer.Option(
         "--published",
-        help="Published DuckDB file for BI [env BRUKERPLAN_PUBLISHED, default published/brukerplan.duckdb]",
+        help="Published DuckDB file for BI (env BRUKERPLAN_PUBLISHED, default published/brukerplan.duckdb)",
     ),
 ]
 ReportsOpt = Annotated[
-    Path | None, typer.Option("--reports", help="Reports folder [env BRUKERPLAN_REPORTS, default reports]")
+    Path | None, typer.Option("--reports", help="Reports folder (env BRUKERPLAN_REPORTS, default reports)")
 ]
 RejectOpt = Annotated[
     float | None,
     typer.Option(
         "--reject-threshold",
         help="Quarantine a file when strictly more than this share of rows is rejected "
-        "[env BRUKERPLAN_REJECT_THRESHOLD, default 0.10]",
+        "(env BRUKERPLAN_REJECT_THRESHOLD, default 0.10)",
     ),
 ]
 SuppressionOpt = Annotated[
     int | None,
     typer.Option(
         "--suppression-threshold",
-        help="Withhold published counts from 1 to this minus one [env BRUKERPLAN_SUPPRESSION_THRESHOLD, default 5]",
+        help="Withhold published counts from 1 to this minus one (env BRUKERPLAN_SUPPRESSION_THRESHOLD, default 5)",
     ),
 ]
 
