@@ -85,6 +85,27 @@ def build(
 
 
 @app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Extract files and/or folders (searched recursively for *.xlsx and *.csv, any case)"),
+    ],
+    landing: LandingOpt = None,
+    reject_threshold: RejectOpt = None,
+    lock_timeout: Annotated[
+        float,
+        typer.Option("--lock-timeout", help="Seconds to wait for another ingest run to release the landing zone"),
+    ] = 600.0,
+) -> None:
+    """Land extract files in the landing zone as Parquet (rejects, quarantine, validation; the same bytes again
+    land nothing). Exit 0 when every file landed or was already there, 1 when any file was quarantined."""
+    from brukerplan.ingest.cli_view import run_ingest_command
+
+    settings = load_settings(landing=landing, reject_threshold=reject_threshold)
+    raise typer.Exit(run_ingest_command(paths, settings, console, lock_timeout))
+
+
+@app.command()
 def demo(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,

@@ -1,0 +1,104 @@
+"""What `brukerplan ingest` shows: a progress bar while it works, then a table per file and a summary line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from brukerplan.ingest.landing import LockTimeout
+from brukerplan.ingest.pipeline import FileResult, Ingestor, RunResult, UsageError, collect
+from brukerplan.settings import Settings
+
+STATUS_STYLE = {
+    "landed": "green",
+    "already landed": "cyan",
+    "already quarantined": "yellow",
+    "quarantined": "red",
+}
+
+
+def run_ingest_command(paths: list[Path], settings: Settings, console: Console, lock_timeout: float) -> int:
+    """Run one ingest; return the exit status (0 ok, 1 quarantine, 2 usage error)."""
+    try:
+        files = collect(paths)
+    except UsageError as exc:
+        console.print(f"[red]usage error:[/red] {exc}")
+        return 2
+    if not files:
+        console.print(f"[red]usage error:[/red] no *.xlsx or *.csv files under {', '.join(map(str, paths))}")
+        return 2
+    ingestor = Ingestor(settings)
+    with Progress(
+        TextColumn("[bold]ingest[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("waiting for the landing zone lock", total=len(files))
+
+        def on_file(path: Path, done: FileResult | None) -> None:
+            if done is None:
+                progress.update(task, description=path.name)
+            else:
+                progress.advance(task)
+
+        try:
+            result = ingestor.run(files, lock_timeout, on_wait=lambda msg: progress.console.print(msg), on_file=on_file)
+        except LockTimeout as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 1
+    show(result, settings, console)
+    return 1 if result.quarantined else 0
+
+
+def show(result: RunResult, settings: Settings, console: Console) -> None:
+    if result.cleaned:
+        console.print(
+            f"cleaned up {len(result.cleaned)} leftover(s) of an interrupted run: {', '.join(result.cleaned)}"
+        )
+    table = Table(title=f"ingest into {settings.landing}", show_lines=False)
+    for column, justify in (
+        ("file", "left"),
+        ("layout", "left"),
+        ("format", "left"),
+        ("read", "right"),
+        ("landed", "right"),
+        ("rejected", "right"),
+        ("status", "left"),
+        ("rows/s", "right"),
+    ):
+        table.add_column(column, justify=justify, overflow="fold")
+    for f in result.files:
+        status = f"[{STATUS_STYLE[f.status]}]{f.status}[/]"
+        if f.rule_id and f.status == "quarantined":
+            status += f" {f.rule_id}: {f.message}"
+        elif f.status.startswith("already"):
+            status += f" ({f.message})"
+        table.add_row(
+            f.name,
+            f.layout or "",
+            f.fmt or "",
+            f"{f.rows_read:,}",
+            f"{f.rows_landed:,}",
+            f"{f.rows_rejected:,}",
+            status,
+            f"{f.rows_per_second:,.0f}" if f.rows_read else "",
+        )
+    console.print(table)
+    counts: dict[str, int] = {}
+    for f in result.files:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    landed_rows = sum(f.rows_landed for f in result.files)
+    rejected_rows = sum(f.rows_rejected for f in result.files if f.status == "landed")
+    rate = result.rows_read / result.seconds if result.seconds else 0.0
+    console.print(
+        f"{len(result.files)} file(s): {summary}; {landed_rows:,} rows landed, {rejected_rows:,} rejected; "
+        f"{result.rows_read:,} rows read in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
+    )

@@ -1,0 +1,246 @@
+"""The landing zone (warehouse.md "Landing zone"): an exclusive lock, atomic writes through _tmp, the submission
+record written last, quarantine, and the clean-up of what a crashed run left behind.
+
+A submission exists if and only if submissions/<id>.json exists. Nothing here overwrites or deletes anything
+that belongs to a submission or a quarantined file."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PAUSE_AT_ENV = "BRUKERPLAN_INGEST_PAUSE_AT"
+"""Test hook: comma-separated checkpoint names at which the run stops (see `checkpoint`)."""
+PAUSE_FILE_ENV = "BRUKERPLAN_INGEST_PAUSE_FILE"
+"""Test hook: a file the run writes the checkpoint name to before it sleeps, so a test can kill it there."""
+
+
+def checkpoint(name: str) -> None:
+    """Pause here for up to 10 minutes when the test hook asks for this checkpoint (no effect otherwise)."""
+    wanted = os.environ.get(PAUSE_AT_ENV, "")
+    if name not in {w.strip() for w in wanted.split(",") if w.strip()}:
+        return
+    marker = os.environ.get(PAUSE_FILE_ENV)
+    if marker:
+        with open(marker, "a", encoding="utf-8") as handle:
+            handle.write(name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    time.sleep(600)
+
+
+class LockTimeout(RuntimeError):
+    """Another ingest run held the landing zone longer than the lock timeout."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    _write_bytes(path, (json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+
+
+@dataclass
+class Known:
+    """What the zone already holds: content hashes and delivery keys of submissions, quarantined hashes."""
+
+    landed: dict[str, dict] = field(default_factory=dict)  # sha256 -> record
+    quarantined: dict[str, dict] = field(default_factory=dict)  # sha256 -> report
+    deliveries: dict[tuple, dict] = field(default_factory=dict)  # (year, scope, date, seq) -> record
+
+
+class LandingZone:
+    """Use as a context manager: takes the lock (waiting up to `lock_timeout` seconds), then cleans up."""
+
+    def __init__(self, root: Path, lock_timeout: float = 600.0, on_wait: Callable[[str], None] | None = None) -> None:
+        self.root = root
+        self.lock_timeout = lock_timeout
+        self.on_wait = on_wait
+        self._lock_handle: Any = None
+        self.cleaned: list[str] = []
+
+    # paths
+    @property
+    def tmp(self) -> Path:
+        return self.root / "_tmp"
+
+    def partition(self, table: str, year: int, submission_id: str) -> Path:
+        return self.root / table / f"year={year}" / f"submission_id={submission_id}"
+
+    def record_path(self, submission_id: str) -> Path:
+        return self.root / "submissions" / f"{submission_id}.json"
+
+    # lock
+    def __enter__(self) -> LandingZone:
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / ".lock", "a+")
+        deadline = time.monotonic() + self.lock_timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and self.on_wait:
+                    self.on_wait(
+                        f"another ingest run holds the landing zone {self.root} (lock {self.root / '.lock'}); "
+                        f"waiting up to {self.lock_timeout:.0f} s"
+                    )
+                    told = True
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise LockTimeout(
+                        f"the landing zone {self.root} stayed locked by another ingest run for "
+                        f"{self.lock_timeout:.0f} s; nothing was ingested"
+                    ) from None
+                time.sleep(0.2)
+        self._lock_handle = handle
+        for sub in ("_tmp", "registrations", "rejects", "validation", "submissions", "quarantine"):
+            (self.root / sub).mkdir(exist_ok=True)
+        self.cleanup()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def cleanup(self) -> list[str]:
+        """Remove what a crashed run left: everything in _tmp, partitions and validation results without a record."""
+        removed: list[str] = []
+        for item in self.tmp.iterdir():
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+            removed.append(str(item.relative_to(self.root)))
+        records = {p.stem for p in (self.root / "submissions").glob("*.json")}
+        for table in ("registrations", "rejects"):
+            for part in (self.root / table).glob("year=*/submission_id=*"):
+                if part.name.split("=", 1)[1] not in records:
+                    shutil.rmtree(part)
+                    removed.append(str(part.relative_to(self.root)))
+        for result in (self.root / "validation").glob("*.json"):
+            if result.stem not in records:
+                result.unlink()
+                removed.append(str(result.relative_to(self.root)))
+        self.cleaned = removed
+        return removed
+
+    def known(self) -> Known:
+        known = Known()
+        for path in sorted((self.root / "submissions").glob("*.json")):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            known.landed[record["sha256"]] = record
+            key = (record["mapping_year"], record["scope"], record["delivered_on"], record["delivery_seq"])
+            known.deliveries[key] = record
+        for folder in (self.root / "quarantine").iterdir():
+            report = folder / "report.json"
+            if report.exists():
+                known.quarantined[folder.name] = json.loads(report.read_text(encoding="utf-8"))
+        return known
+
+    # writing
+    def land(
+        self,
+        submission_id: str,
+        year: int,
+        registrations: pa.Table,
+        rejects: pa.Table,
+        validation: dict,
+        record: dict,
+    ) -> None:
+        """Data files and validation result to _tmp, renamed into place, then the record (last, atomic)."""
+        work = self.tmp / submission_id
+        work.mkdir()
+        files = {
+            "registrations": work / "registrations.parquet",
+            "rejects": work / "rejects.parquet",
+        }
+        for table_name, table in (("registrations", registrations), ("rejects", rejects)):
+            pq.write_table(table, files[table_name], compression="zstd")
+            with open(files[table_name], "rb") as handle:
+                os.fsync(handle.fileno())
+        _write_json(work / "validation.json", validation)
+        _write_json(work / "record.json", record)
+        _fsync_dir(work)
+        checkpoint("after_tmp_write")
+        for table_name in ("registrations", "rejects"):
+            target = self.partition(table_name, year, submission_id)
+            target.mkdir(parents=True, exist_ok=True)
+            os.replace(files[table_name], target / "part-0.parquet")
+            _fsync_dir(target)
+            checkpoint(f"after_{table_name}_partition")
+        os.replace(work / "validation.json", self.root / "validation" / f"{submission_id}.json")
+        _fsync_dir(self.root / "validation")
+        checkpoint("before_record")
+        os.replace(work / "record.json", self.record_path(submission_id))
+        _fsync_dir(self.root / "submissions")
+        checkpoint("after_record")
+        shutil.rmtree(work)
+
+    def quarantine(
+        self, source: Path, sha256: str, original_name: str, report: dict, attachments: dict[str, Any] | None = None
+    ) -> Path:
+        """Keep the file byte for byte with report.md and report.json (and attachments as JSON)."""
+        work = self.tmp / f"quarantine-{sha256}"
+        work.mkdir()
+        shutil.copyfile(source, work / original_name)
+        with open(work / original_name, "rb") as handle:
+            os.fsync(handle.fileno())
+        for attachment, payload in (attachments or {}).items():
+            _write_json(work / attachment, payload)
+        _write_json(work / "report.json", report)
+        _write_bytes(work / "report.md", _report_markdown(report).encode("utf-8"))
+        _fsync_dir(work)
+        checkpoint("before_quarantine")
+        target = self.root / "quarantine" / sha256
+        os.replace(work, target)
+        _fsync_dir(self.root / "quarantine")
+        return target
+
+
+def _report_markdown(report: dict) -> str:
+    lines = [
+        f"# Quarantined: {report['original_name']}",
+        "",
+        f"* Rule: **{report['rule_id']}**",
+        f"* Reason: {report['message']}",
+        f"* SHA-256: `{report['sha256']}`",
+        f"* Quarantined at: {report['quarantined_at']}",
+        "",
+        "Nothing of this file was landed. The file beside this report is kept byte for byte as delivered.",
+    ]
+    details = report.get("details") or {}
+    samples = details.get("sample_rejects")
+    if samples:
+        lines += ["", "## Sample of rejected rows", ""] + [f"* {m}" for m in samples]
+    failed = details.get("failed_expectations")
+    if failed:
+        lines += ["", "## Failed expectations", ""] + [f"* {m}" for m in failed]
+    return "\n".join(lines) + "\n"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,268 @@
+"""Ingest a list of files into the landing zone: order (§6), same-bytes check, file rules Q01-Q09, row rules,
+validation, landing or quarantine. One call = one run under the zone's lock."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brukerplan import __version__
+from brukerplan.codes import CodeBook, load_codebook
+from brukerplan.ingest.errors import Quarantine
+from brukerplan.ingest.filenames import BadFileName, ExtractName, parse_name
+from brukerplan.ingest.landing import Known, LandingZone, now_utc
+from brukerplan.ingest.mapping import map_sheet
+from brukerplan.ingest.readers import DELIMITER_NAMES, read_file
+from brukerplan.ingest.reference import load_municipalities
+from brukerplan.ingest.rules import apply_rules
+from brukerplan.ingest.validation import GxValidator, Validator
+from brukerplan.settings import Settings
+
+EXTENSIONS = (".xlsx", ".csv")
+SAMPLE_REJECTS = 20
+
+
+class UsageError(ValueError):
+    """A path given on the command line does not exist or holds no extract files."""
+
+
+@dataclass
+class FileResult:
+    path: Path
+    status: str  # landed | already landed | already quarantined | quarantined
+    layout: str | None = None
+    fmt: str | None = None
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_rejected: int = 0
+    rule_id: str | None = None
+    message: str | None = None
+    submission_id: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RunResult:
+    files: list[FileResult] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def quarantined(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "quarantined"]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+
+def collect(paths: Iterable[Path]) -> list[Path]:
+    """Files given directly, and *.xlsx / *.csv (any case) under folders, recursively."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in EXTENSIONS]
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique
+
+
+def landing_order(files: Iterable[Path]) -> list[tuple[Path, ExtractName | None]]:
+    """Mapping year, delivery date, seq, file name; names that do not parse (Q05) last, by name."""
+    parsed: list[tuple[Path, ExtractName | None]] = []
+    for path in files:
+        try:
+            parsed.append((path, parse_name(path.name)))
+        except BadFileName:
+            parsed.append((path, None))
+    return sorted(parsed, key=lambda item: (0, item[1].order_key, str(item[0])) if item[1] else (1, (), item[0].name))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Ingestor:
+    settings: Settings
+    validator: Validator | None = None
+    book: CodeBook = field(default_factory=load_codebook)
+
+    def __post_init__(self) -> None:
+        if self.validator is None:
+            self.validator = GxValidator(self.book)
+
+    def run(
+        self,
+        paths: Iterable[Path],
+        lock_timeout: float = 600.0,
+        on_wait: Callable[[str], None] | None = None,
+        on_file: Callable[[Path, FileResult | None], None] | None = None,
+    ) -> RunResult:
+        started = time.perf_counter()
+        ordered = landing_order(collect(paths))
+        result = RunResult()
+        with LandingZone(self.settings.landing, lock_timeout, on_wait) as zone:
+            result.cleaned = zone.cleaned
+            known = zone.known()
+            for path, name in ordered:
+                if on_file:
+                    on_file(path, None)
+                outcome = self.ingest_file(zone, known, path, name)
+                result.files.append(outcome)
+                if on_file:
+                    on_file(path, outcome)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def ingest_file(self, zone: LandingZone, known: Known, path: Path, name: ExtractName | None) -> FileResult:
+        started = time.perf_counter()
+        sha = sha256_of(path)
+        submission_id = sha[:16]
+        if sha in known.landed:
+            first = known.landed[sha]
+            return FileResult(
+                path,
+                "already landed",
+                first.get("layout"),
+                first.get("format"),
+                submission_id=first["submission_id"],
+                message=f"same bytes as {first['original_name']} (submission {first['submission_id']})",
+            )
+        if sha in known.quarantined:
+            first = known.quarantined[sha]
+            return FileResult(
+                path,
+                "already quarantined",
+                rule_id=first.get("rule_id"),
+                message=f"same bytes as {first['original_name']}, quarantined under {first['rule_id']}",
+            )
+        result = FileResult(path, "quarantined", submission_id=submission_id)
+        try:
+            self._land(zone, known, path, name, sha, result)
+        except Quarantine as q:
+            report = {
+                "sha256": sha,
+                "original_name": path.name,
+                "rule_id": q.rule_id,
+                "message": q.message,
+                "details": q.details,
+                "quarantined_at": now_utc().isoformat(),
+            }
+            attachments = {"validation.json": q.details.pop("validation")} if "validation" in q.details else None
+            zone.quarantine(path, sha, path.name, report, attachments)
+            known.quarantined[sha] = report
+            result.status, result.rule_id, result.message = "quarantined", q.rule_id, q.message
+            result.submission_id = None
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _land(
+        self, zone: LandingZone, known: Known, path: Path, name: ExtractName | None, sha: str, result: FileResult
+    ) -> None:
+        if name is None:
+            try:
+                parse_name(path.name)
+            except BadFileName as exc:
+                raise Quarantine("Q05", str(exc)) from exc
+        assert name is not None
+        result.fmt = name.fmt
+        layouts = list(self.book.layouts.values())
+        sheet = read_file(path, name.fmt, layouts, path.name)
+        result.layout = sheet.layout
+        layout = self.book.layouts[sheet.layout]
+        place = path.name + (f", sheet {sheet.sheet}" if sheet.sheet else "")
+        if not layout.covers_year(name.year):
+            expected = self.book.layout_for_year(name.year).name
+            raise Quarantine(
+                "Q06",
+                f"{place}: the header row (row {sheet.header_row}) is layout {layout.name}, but mapping year "
+                f"{name.year} (from the file name) uses layout {expected}",
+                {"layout": layout.name, "expected_layout": expected},
+            )
+        in_force = load_municipalities().in_force(name.year)
+        mapped = map_sheet(sheet, layout, name, self.book, in_force)
+        if sheet.data.height == 0:
+            raise Quarantine("Q04", f"{place}: no data rows below the header row (row {sheet.header_row})")
+        result.rows_read = sheet.data.height
+        clash = known.deliveries.get((name.year, name.scope, name.delivered_on.isoformat(), name.seq))
+        if clash is not None:
+            raise Quarantine(
+                "Q09",
+                f"{path.name}: same mapping year, scope, delivery date and seq as the already landed "
+                f"{clash['original_name']} (submission {clash['submission_id']}) but different bytes; "
+                "the order of the two deliveries is ambiguous",
+                {"landed_submission_id": clash["submission_id"], "landed_name": clash["original_name"]},
+            )
+        ingested_at = now_utc()
+        outcome = apply_rules(mapped, sheet, name, sha[:16], ingested_at)
+        result.rows_landed, result.rows_rejected = outcome.rows_landed, outcome.rows_rejected
+        share = outcome.rows_rejected / outcome.rows_read
+        if share > self.settings.reject_threshold:
+            by_rule: dict[str, int] = {}
+            for rule in outcome.rejects.column("rule_id").to_pylist():
+                by_rule[rule] = by_rule.get(rule, 0) + 1
+            raise Quarantine(
+                "Q07",
+                f"{place}: {outcome.rows_rejected} of {outcome.rows_read} data rows rejected ({share:.1%}), "
+                f"strictly above the reject threshold of {self.settings.reject_threshold:.1%}",
+                {
+                    "rows_read": outcome.rows_read,
+                    "rows_rejected": outcome.rows_rejected,
+                    "rejected_by_rule": by_rule,
+                    "sample_rejects": outcome.rejects.column("message").to_pylist()[:SAMPLE_REJECTS],
+                },
+            )
+        assert self.validator is not None
+        validation = self.validator.validate(outcome.registrations, name.year)
+        if not validation.success:
+            raise Quarantine(
+                "Q08",
+                f"{place}: the landed data fail the validation suite ({len(validation.failed)} expectation(s): "
+                f"{'; '.join(validation.failed[:5])})",
+                {"failed_expectations": validation.failed, "validation": validation.result},
+            )
+        record = {
+            "submission_id": sha[:16],
+            "original_name": path.name,
+            "sha256": sha,
+            "size_bytes": path.stat().st_size,
+            "layout": sheet.layout,
+            "format": name.fmt,
+            "encoding": sheet.encoding,
+            "delimiter": DELIMITER_NAMES.get(sheet.delimiter or "", sheet.delimiter),
+            "sheet": sheet.sheet,
+            "mapping_year": name.year,
+            "scope": name.scope,
+            "scope_type": name.scope_type,
+            "delivered_on": name.delivered_on.isoformat(),
+            "delivery_seq": name.seq,
+            "municipalities_covered": outcome.municipalities_covered,
+            "rows_read": outcome.rows_read,
+            "rows_landed": outcome.rows_landed,
+            "rows_rejected": outcome.rows_rejected,
+            "ingested_at": ingested_at.isoformat(),
+            "software_version": __version__,
+        }
+        zone.land(sha[:16], name.year, outcome.registrations, outcome.rejects, validation.result, record)
+        known.landed[sha] = record
+        known.deliveries[(name.year, name.scope, name.delivered_on.isoformat(), name.seq)] = record
+        result.status = "landed"

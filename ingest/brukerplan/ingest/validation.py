@@ -1,0 +1,116 @@
+"""The validation suite run on every landed table before its submission record is written (great-expectations).
+
+This is the only module that imports great_expectations, lazily and once per run (the import costs ~5 s).
+A `Validator` is anything with `validate(table, year) -> ValidationOutcome`; tests inject their own to force Q08."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from brukerplan.codes import CodeBook
+from brukerplan.ingest.mapping import MAX_AGE, MAX_CHILDREN, MIN_AGE, PERSON_ID_PATTERN
+from brukerplan.ingest.schema import registrations_schema
+
+NESTED = ("services_received", "services_recommended", "extra")
+KEYS = ("submission_id", "source_row", "registration_id", "person_id", "mapping_year", "municipality_code")
+"""Non-null keys. Each expectation costs ~6 ms per file whatever its size, so the suite checks keys, code sets and
+ranges; the remaining non-null columns are guaranteed by the row rules and the Arrow schema check."""
+
+
+@dataclass
+class ValidationOutcome:
+    success: bool
+    result: dict[str, Any]
+    failed: list[str] = field(default_factory=list)
+
+
+class Validator(Protocol):
+    def validate(self, table: pa.Table, year: int) -> ValidationOutcome: ...
+
+
+def _allowed(book: CodeBook, code_list: str) -> list[str]:
+    return sorted(
+        {canon for (name, _), values in book.values.items() if name == code_list for canon in values.values()}
+    )
+
+
+class GxValidator:
+    """Expectations: the contract's columns and types, code sets, ranges, non-null keys, unique lineage key."""
+
+    def __init__(self, book: CodeBook) -> None:
+        self.book = book
+        self._gx: Any = None
+        self._context: Any = None
+        self._definitions: dict[int, Any] = {}
+
+    def _definition(self, year: int) -> Any:
+        if year in self._definitions:
+            return self._definitions[year]
+        if self._gx is None:
+            import great_expectations as gx
+
+            self._gx = gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            self._context = gx.get_context(mode="ephemeral")
+            self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._batch = (
+                self._context.data_sources.add_pandas("landing")
+                .add_dataframe_asset("registrations")
+                .add_batch_definition_whole_dataframe("all")
+            )
+        gx = self._gx
+        e = gx.expectations
+        schema = registrations_schema()
+        scalar = [f.name for f in schema if f.name not in NESTED]
+        suite = self._context.suites.add(gx.ExpectationSuite(name=f"registrations_{year}"))
+        suite.add_expectation(e.ExpectTableColumnsToMatchOrderedList(column_list=scalar))
+        for key in KEYS:
+            suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=key))
+        sets = {
+            "sex": _allowed(self.book, "sex"),
+            "target_group": _allowed(self.book, "target_group"),
+            "agency_code": _allowed(self.book, "agency"),
+            "custody": _allowed(self.book, "custody"),
+            "education": _allowed(self.book, "education"),
+            "income_source": _allowed(self.book, "income_source"),
+            "living_index": [*_allowed(self.book, "living_index"), "unknown"],
+            "layout": sorted(self.book.layouts),
+        }
+        for area in self.book.areas:
+            sets[f"area_{area.code}"] = [*_allowed(self.book, "colour"), "unknown"]
+        for column, values in sets.items():
+            suite.add_expectation(e.ExpectColumnValuesToBeInSet(column=column, value_set=values))
+        suite.add_expectation(
+            e.ExpectColumnValuesToBeBetween(column="birth_year", min_value=year - MAX_AGE, max_value=year - MIN_AGE)
+        )
+        suite.add_expectation(e.ExpectColumnValuesToBeBetween(column="mapping_year", min_value=year, max_value=year))
+        suite.add_expectation(e.ExpectColumnValuesToBeBetween(column="n_children", min_value=0, max_value=MAX_CHILDREN))
+        suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="person_id", regex=PERSON_ID_PATTERN))
+        suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="municipality_code", regex=r"^\d{4}$"))
+        suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(column_list=["submission_id", "source_row"]))
+        definition = self._context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"registrations_{year}", data=self._batch, suite=suite)
+        )
+        self._definitions[year] = definition
+        return definition
+
+    def validate(self, table: pa.Table, year: int) -> ValidationOutcome:
+        schema_ok = table.schema.equals(registrations_schema())
+        definition = self._definition(year)
+        frame = table.drop_columns([c for c in NESTED if c in table.column_names]).to_pandas()
+        result = definition.run(batch_parameters={"dataframe": frame})
+        payload = json.loads(json.dumps(result.to_json_dict(), default=str))
+        failed = [
+            f"{r['expectation_config']['type']}({r['expectation_config']['kwargs'].get('column', '')})"
+            for r in payload.get("results", [])
+            if not r.get("success")
+        ]
+        if not schema_ok:
+            failed.insert(0, "arrow schema differs from spec/landing_schema.yaml")
+        payload["schema_matches_contract"] = schema_ok
+        return ValidationOutcome(bool(result.success) and schema_ok, payload, failed)
