@@ -39,6 +39,10 @@ lint: setup
 pytest: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
+# BENCH_ARGS, e.g. make bench BENCH_ARGS="--scales 0.05" for a quick run
+bench: setup
+	$(BIN)/brukerplan bench $(BENCH_ARGS)
+
 dbt-build: setup
 	$(BIN)/dbt build --profiles-dir .
 

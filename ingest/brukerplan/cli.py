@@ -123,5 +123,39 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command()
+def bench(
+    scales: Annotated[str, typer.Option("--scales", help="Comma-separated synthetic scales to measure")] = "1,5",
+    years: Annotated[str, typer.Option("--years", help="Mapping years to generate, e.g. 2013-2024")] = "2013-2024",
+    reports: ReportsOpt = None,
+    work: Annotated[
+        Path | None, typer.Option("--work", help="Scratch folder for the generated data (default data/bench)")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated data after measuring")] = False,
+) -> None:
+    """Measure every step (synth, ingest csv/xlsx, dbt build, publish, report, an incremental cycle) per scale:
+    wall and CPU time, peak memory, rows; writes <reports>/bench/<timestamp>.json and .md and prints the table."""
+    from brukerplan.bench.runner import run_bench
+
+    settings = load_settings(reports=reports)
+    try:
+        scale_list = [float(s) for s in scales.split(",") if s.strip()]
+    except ValueError as exc:
+        console.print(f"[red]usage error:[/red] --scales must be numbers separated by commas, got {scales!r}")
+        raise typer.Exit(2) from exc
+    if not scale_list or any(s <= 0 for s in scale_list):
+        console.print("[red]usage error:[/red] --scales needs at least one positive number")
+        raise typer.Exit(2)
+    available = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    work_dir = (work or settings.project_dir / "data" / "bench").resolve()
+    result, table, measures = run_bench(scale_list, years, settings.reports / "bench", work_dir, available, keep)
+    console.print(table, markup=False)
+    failed = [m.step for m in measures if m.exit_code != 0]
+    if failed:
+        console.print(f"[red]steps failed:[/red] {', '.join(failed)}")
+    console.print(f"bench results: {result} (and {result.with_suffix('.md').name})")
+    raise typer.Exit(1 if failed else 0)
+
+
 def main() -> None:  # pragma: no cover - entry point convenience
     app()
