@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -125,14 +127,16 @@ def write_csv(
     quote: bool = False,
 ) -> Path:
     header = list(header or rows[0].keys())
-
-    def cell(value: object) -> str:
-        text = "" if value is None else str(value)
-        return f'"{text}"' if quote else text
-
-    lines = [*title_lines, delimiter.join(cell(h) for h in header)]
-    lines += [delimiter.join(cell(r.get(h, "")) for h in header) for r in rows]
-    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    buffer = io.StringIO()
+    for title in title_lines:
+        buffer.write(title + "\r\n")
+    writer = csv.writer(
+        buffer, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_ALL if quote else csv.QUOTE_MINIMAL
+    )
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if row.get(h) is None else str(row.get(h)) for h in header])
+    path.write_bytes(buffer.getvalue().encode(encoding))
     return path
 
 
