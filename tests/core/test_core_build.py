@@ -126,7 +126,7 @@ CORE_SELECTION = [
     "--select",
     "+path:models/core",
     "+int_population",
-    "path:models/staging",
+    "+path:models/staging",
     "--exclude",
     "resource_type:unit_test",
     "--indirect-selection",
