@@ -1,0 +1,186 @@
+-- Data-quality audit: what became of every delivered row, per municipality as registered, mapping year and
+-- submission. raw = landed + rejected; landed = superseded (rule 1) + duplicates removed (rule 3) + persons
+-- counted. A rejected row is attributed to its municipality code when that code is in force in the mapping
+-- year, otherwise to the file's municipality when the file has a municipality scope, otherwise to 9999
+-- (Statistics Norway's code for an unknown municipality).
+
+{%- set reject_rules = ['R01', 'R02', 'R03', 'R04', 'R05', 'R06', 'R07'] %}
+
+with
+
+landed as (
+    select
+        submission_id,
+        mapping_year,
+        municipality_code_registered,
+        is_current
+    from {{ ref('int_current_submission') }}
+),
+
+rejects as (
+    select
+        submission_id,
+        mapping_year,
+        municipality_code_registered,
+        rule_id
+    from {{ ref('stg_landing__rejects') }}
+),
+
+submissions as (
+    select
+        submission_id,
+        original_name,
+        scope,
+        scope_type,
+        layout,
+        delivered_on,
+        delivery_seq
+    from {{ ref('stg_landing__submissions') }}
+),
+
+dropped_duplicates as (
+    select
+        submission_id,
+        mapping_year,
+        municipality_code_registered,
+        is_cross_municipality
+    from {{ ref('dedup_audit') }}
+),
+
+persons as (
+    select
+        submission_id,
+        mapping_year,
+        municipality_code_registered
+    from {{ ref('fct_person_year') }}
+),
+
+municipalities_in_force as (
+    select
+        year as mapping_year,
+        municipality_code_registered
+    from {{ ref('int_population') }}
+),
+
+landed_counts as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        count(*) as registrations_landed,
+        count(*) filter (where not is_current) as superseded
+    from landed
+    group by all
+),
+
+rejects_attributed as (
+    select
+        rejects.submission_id,
+        rejects.mapping_year,
+        rejects.rule_id,
+        case
+            when municipalities_in_force.municipality_code_registered is not null
+                then rejects.municipality_code_registered
+            when submissions.scope_type = 'municipality' then substr(submissions.scope, 2)
+            else '9999'
+        end as municipality_code_registered
+    from rejects
+    left join municipalities_in_force
+        on
+            rejects.mapping_year = municipalities_in_force.mapping_year
+            and rejects.municipality_code_registered = municipalities_in_force.municipality_code_registered
+    left join submissions
+        on rejects.submission_id = submissions.submission_id
+),
+
+reject_counts as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        {% for rule_id in reject_rules -%}
+            count(*) filter (where rule_id = '{{ rule_id }}') as rejected_{{ rule_id | lower }},
+        {% endfor -%}
+        count(*) as rejected
+    from rejects_attributed
+    group by all
+),
+
+duplicate_counts as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        count(*) as duplicates_removed,
+        count(*) filter (where is_cross_municipality) as duplicates_cross_municipality
+    from dropped_duplicates
+    group by all
+),
+
+person_counts as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        count(*) as persons
+    from persons
+    group by all
+),
+
+audit_keys as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id
+    from landed_counts
+    union
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id
+    from reject_counts
+)
+
+select
+    audit_keys.municipality_code_registered,
+    audit_keys.mapping_year,
+    audit_keys.submission_id,
+    submissions.original_name as source_file,
+    submissions.scope,
+    submissions.layout,
+    submissions.delivered_on,
+    submissions.delivery_seq,
+    coalesce(landed_counts.registrations_landed, 0) - coalesce(landed_counts.superseded, 0) > 0 as is_current,
+    coalesce(landed_counts.registrations_landed, 0) + coalesce(reject_counts.rejected, 0) as registrations_raw,
+    coalesce(landed_counts.registrations_landed, 0) as registrations_landed,
+    coalesce(reject_counts.rejected, 0) as rejected,
+    {%- for rule_id in reject_rules %}
+        coalesce(reject_counts.rejected_{{ rule_id | lower }}, 0) as rejected_{{ rule_id | lower }},
+    {%- endfor %}
+    coalesce(landed_counts.superseded, 0) as superseded,
+    coalesce(duplicate_counts.duplicates_removed, 0) as duplicates_removed,
+    coalesce(duplicate_counts.duplicates_cross_municipality, 0) as duplicates_cross_municipality,
+    coalesce(person_counts.persons, 0) as persons
+from audit_keys
+left join submissions
+    on audit_keys.submission_id = submissions.submission_id
+left join landed_counts
+    on
+        audit_keys.municipality_code_registered = landed_counts.municipality_code_registered
+        and audit_keys.mapping_year = landed_counts.mapping_year
+        and audit_keys.submission_id = landed_counts.submission_id
+left join reject_counts
+    on
+        audit_keys.municipality_code_registered = reject_counts.municipality_code_registered
+        and audit_keys.mapping_year = reject_counts.mapping_year
+        and audit_keys.submission_id = reject_counts.submission_id
+left join duplicate_counts
+    on
+        audit_keys.municipality_code_registered = duplicate_counts.municipality_code_registered
+        and audit_keys.mapping_year = duplicate_counts.mapping_year
+        and audit_keys.submission_id = duplicate_counts.submission_id
+left join person_counts
+    on
+        audit_keys.municipality_code_registered = person_counts.municipality_code_registered
+        and audit_keys.mapping_year = person_counts.mapping_year
+        and audit_keys.submission_id = person_counts.submission_id

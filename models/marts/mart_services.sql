@@ -1,0 +1,313 @@
+-- Services received in the last year and recommended for the next, per participating geography, mapping year,
+-- user group and service asked in that year's layout (a service not asked has no row). Status per person
+-- (rule 7): continue = received and recommended, new = recommended not received, end = received not
+-- recommended, none. A person whose received or recommended set is unknown counts in no figure except
+-- persons_status_unknown. The next-mapping columns follow the persons of a cell to the next mapping of the same
+-- geography for the same group and count who received the service then.
+
+with
+
+participation as (
+    select
+        geo_level,
+        geo_code,
+        geo_name,
+        mapping_year,
+        user_group,
+        next_mapping_year
+    from {{ ref('int_participation_geography') }}
+),
+
+persons as (
+    select
+        person_id,
+        mapping_year,
+        municipality_code,
+        user_group as finest_group
+    from {{ ref('fct_person_year') }}
+),
+
+person_services as (
+    select
+        person_id,
+        mapping_year,
+        service_code,
+        status
+    from {{ ref('fct_person_year_service') }}
+),
+
+services as (
+    select
+        service_code,
+        sort_order as service_order,
+        service_level
+    from {{ ref('stg_codes__services') }}
+),
+
+group_rollup as (
+    select
+        finest_group,
+        user_group
+    from {{ ref('int_user_group_rollup') }}
+),
+
+services_asked as (
+    -- a service is asked in a year when that year's layout has it: every person-year then has a row for it
+    select distinct
+        mapping_year,
+        service_code
+    from person_services
+),
+
+geography_rollup as (
+    select
+        municipality_code,
+        geo_level,
+        geo_code
+    from {{ ref('int_geography_rollup') }}
+),
+
+finest_counts as (
+    select
+        persons.mapping_year,
+        persons.municipality_code,
+        persons.finest_group,
+        person_services.service_code,
+        count(*) filter (where person_services.status != 'unknown') as persons_status_known,
+        count(*) filter (where person_services.status = 'unknown') as persons_status_unknown,
+        count(*) filter (where person_services.status in ('continue', 'end')) as received,
+        count(*) filter (where person_services.status in ('continue', 'new')) as recommended,
+        count(*) filter (where person_services.status = 'continue') as status_continue,
+        count(*) filter (where person_services.status = 'new') as status_new,
+        count(*) filter (where person_services.status = 'end') as status_end,
+        count(*) filter (where person_services.status = 'none') as status_none
+    from person_services
+    inner join persons
+        on
+            person_services.person_id = persons.person_id
+            and person_services.mapping_year = persons.mapping_year
+    group by all
+),
+
+rolled_up as (
+    select
+        finest_counts.mapping_year,
+        group_rollup.user_group,
+        finest_counts.service_code,
+        geography_rollup.geo_level,
+        geography_rollup.geo_code,
+        sum(finest_counts.persons_status_known) as persons_status_known,
+        sum(finest_counts.persons_status_unknown) as persons_status_unknown,
+        sum(finest_counts.received) as received,
+        sum(finest_counts.recommended) as recommended,
+        sum(finest_counts.status_continue) as status_continue,
+        sum(finest_counts.status_new) as status_new,
+        sum(finest_counts.status_end) as status_end,
+        sum(finest_counts.status_none) as status_none
+    from finest_counts
+    inner join group_rollup
+        on finest_counts.finest_group = group_rollup.finest_group
+    inner join geography_rollup
+        on finest_counts.municipality_code = geography_rollup.municipality_code
+    group by
+        finest_counts.mapping_year,
+        group_rollup.user_group,
+        finest_counts.service_code,
+        geography_rollup.geo_level,
+        geography_rollup.geo_code
+),
+
+person_geographies as (
+    -- each person-year at its three geographies
+    select
+        persons.person_id,
+        persons.mapping_year,
+        persons.finest_group,
+        geography_rollup.geo_level,
+        geography_rollup.geo_code
+    from persons
+    inner join geography_rollup
+        on persons.municipality_code = geography_rollup.municipality_code
+),
+
+followed_up as (
+    -- persons of a cell who were mapped again at the next mapping of the same geography for the same group
+    select
+        this_mapping.person_id,
+        this_mapping.mapping_year,
+        this_mapping.geo_level,
+        this_mapping.geo_code,
+        group_rollup.user_group,
+        participation.next_mapping_year
+    from person_geographies as this_mapping
+    inner join group_rollup
+        on this_mapping.finest_group = group_rollup.finest_group
+    inner join participation
+        on
+            this_mapping.geo_level = participation.geo_level
+            and this_mapping.geo_code = participation.geo_code
+            and this_mapping.mapping_year = participation.mapping_year
+            and group_rollup.user_group = participation.user_group
+    inner join person_geographies as next_mapping
+        on
+            this_mapping.person_id = next_mapping.person_id
+            and this_mapping.geo_level = next_mapping.geo_level
+            and this_mapping.geo_code = next_mapping.geo_code
+            and participation.next_mapping_year = next_mapping.mapping_year
+),
+
+followed_up_counts as (
+    select
+        geo_level,
+        geo_code,
+        mapping_year,
+        user_group,
+        count(*) as mapped_again_at_next_mapping
+    from followed_up
+    group by all
+),
+
+received_next as (
+    select
+        followed_up.geo_level,
+        followed_up.geo_code,
+        followed_up.mapping_year,
+        followed_up.user_group,
+        next_services.service_code,
+        count(*) as received_at_next_mapping,
+        count(*) filter (where this_services.status in ('continue', 'new')) as recommended_received_at_next_mapping
+    from followed_up
+    inner join person_services as next_services
+        on
+            followed_up.person_id = next_services.person_id
+            and followed_up.next_mapping_year = next_services.mapping_year
+    left join person_services as this_services
+        on
+            followed_up.person_id = this_services.person_id
+            and followed_up.mapping_year = this_services.mapping_year
+            and next_services.service_code = this_services.service_code
+    where next_services.status in ('continue', 'end')
+    group by all
+),
+
+recommended_followed_up as (
+    select
+        followed_up.geo_level,
+        followed_up.geo_code,
+        followed_up.mapping_year,
+        followed_up.user_group,
+        this_services.service_code,
+        count(*) as recommended_mapped_again_at_next_mapping
+    from followed_up
+    inner join person_services as this_services
+        on
+            followed_up.person_id = this_services.person_id
+            and followed_up.mapping_year = this_services.mapping_year
+    where this_services.status in ('continue', 'new')
+    group by all
+),
+
+grid as (
+    select
+        participation.geo_level,
+        participation.geo_code,
+        participation.geo_name,
+        participation.mapping_year,
+        participation.user_group,
+        services_asked.service_code,
+        services.service_order,
+        services.service_level,
+        participation.next_mapping_year,
+        asked_next.service_code is not null as is_asked_at_next_mapping
+    from participation
+    inner join services_asked
+        on participation.mapping_year = services_asked.mapping_year
+    left join services
+        on services_asked.service_code = services.service_code
+    left join services_asked as asked_next
+        on
+            participation.next_mapping_year = asked_next.mapping_year
+            and services_asked.service_code = asked_next.service_code
+),
+
+combined as (
+    select
+        grid.*,
+        coalesce(rolled_up.persons_status_known, 0) as persons_status_known,
+        coalesce(rolled_up.persons_status_unknown, 0) as persons_status_unknown,
+        coalesce(rolled_up.received, 0) as received,
+        coalesce(rolled_up.recommended, 0) as recommended,
+        coalesce(rolled_up.status_continue, 0) as status_continue,
+        coalesce(rolled_up.status_new, 0) as status_new,
+        coalesce(rolled_up.status_end, 0) as status_end,
+        coalesce(rolled_up.status_none, 0) as status_none,
+        case
+            when grid.next_mapping_year is not null then coalesce(followed_up_counts.mapped_again_at_next_mapping, 0)
+        end as mapped_again_at_next_mapping,
+        case
+            when grid.is_asked_at_next_mapping
+                then coalesce(recommended_followed_up.recommended_mapped_again_at_next_mapping, 0)
+        end as recommended_mapped_again_at_next_mapping,
+        case
+            when grid.is_asked_at_next_mapping then coalesce(received_next.received_at_next_mapping, 0)
+        end as received_at_next_mapping,
+        case
+            when grid.is_asked_at_next_mapping then coalesce(received_next.recommended_received_at_next_mapping, 0)
+        end as recommended_received_at_next_mapping
+    from grid
+    left join rolled_up
+        on
+            grid.geo_level = rolled_up.geo_level
+            and grid.geo_code = rolled_up.geo_code
+            and grid.mapping_year = rolled_up.mapping_year
+            and grid.user_group = rolled_up.user_group
+            and grid.service_code = rolled_up.service_code
+    left join followed_up_counts
+        on
+            grid.geo_level = followed_up_counts.geo_level
+            and grid.geo_code = followed_up_counts.geo_code
+            and grid.mapping_year = followed_up_counts.mapping_year
+            and grid.user_group = followed_up_counts.user_group
+    left join recommended_followed_up
+        on
+            grid.geo_level = recommended_followed_up.geo_level
+            and grid.geo_code = recommended_followed_up.geo_code
+            and grid.mapping_year = recommended_followed_up.mapping_year
+            and grid.user_group = recommended_followed_up.user_group
+            and grid.service_code = recommended_followed_up.service_code
+    left join received_next
+        on
+            grid.geo_level = received_next.geo_level
+            and grid.geo_code = received_next.geo_code
+            and grid.mapping_year = received_next.mapping_year
+            and grid.user_group = received_next.user_group
+            and grid.service_code = received_next.service_code
+)
+
+select
+    geo_level,
+    geo_code,
+    geo_name,
+    mapping_year,
+    user_group,
+    service_code,
+    service_order,
+    service_level,
+    persons_status_known,
+    persons_status_unknown,
+    received,
+    recommended,
+    status_continue,
+    status_new,
+    status_end,
+    status_none,
+    recommended - received as gap,
+    received / nullif(persons_status_known, 0) as share_received,
+    recommended / nullif(persons_status_known, 0) as share_recommended,
+    next_mapping_year,
+    is_asked_at_next_mapping,
+    mapped_again_at_next_mapping,
+    received_at_next_mapping,
+    recommended_mapped_again_at_next_mapping,
+    recommended_received_at_next_mapping
+from combined
