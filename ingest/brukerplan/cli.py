@@ -106,6 +106,67 @@ def ingest(
 
 
 @app.command()
+def report(
+    geo: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--geo",
+            help="Geography code: 4-digit municipality, 2-digit county or NO; repeatable "
+            "[default: every municipality that has mapped, every county, the country]",
+        ),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Mapping year [default: the latest in the published file]")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the labels: nb (bokmål) or en")] = "nb",
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder [default: the reports setting]")] = None,
+    published: PublishedOpt = None,
+    reports: ReportsOpt = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print each page to PDF with Chromium")] = True,
+) -> None:
+    """Write an HTML page per geography (inline SVG charts, opens offline), an index and a PDF of each page,
+    from the published file only. Without Chromium the PDFs are skipped with a message (exit 0)."""
+    from brukerplan.report import ReportUsageError, build_reports
+    from brukerplan.report.published import PublishedError
+
+    settings = load_settings(published=published, reports=reports)
+    try:
+        result = build_reports(settings, console, codes=geo, year=year, lang=lang, out=out, pdf=pdf)
+    except ReportUsageError as exc:
+        console.print(f"[red]usage error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except PublishedError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"reports {result.year} ({result.lang}): {result.pages} HTML pages in {result.html_seconds:.1f} s, "
+        f"{result.pdfs} PDFs in {result.pdf_seconds:.1f} s; total {result.seconds:.1f} s; "
+        f"index: {result.out / 'index.html'}"
+    )
+    if result.pdf_skipped:
+        console.print(f"[yellow]PDFs skipped:[/yellow] {result.pdf_skipped}")
+    for error in result.pdf_errors[:10]:
+        console.print(f"[red]PDF failed:[/red] {error}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def publish(
+    warehouse: WarehouseOpt = None,
+    published: PublishedOpt = None,
+    suppression_threshold: SuppressionOpt = None,
+) -> None:
+    """Publish the marts and dimensions of a green build for BI: counts from 1 to threshold-1 withheld (and
+    whatever would reveal them), written atomically to a DuckDB file readable by DuckDB 1.4+, with Parquet
+    copies in <published stem>_parquet/ beside it. Exit 1 when the last dbt build was not green or the
+    warehouse has no marts (the previous published file is then left as it was)."""
+    from brukerplan.publish.cli_view import run_publish_command
+
+    settings = load_settings(warehouse=warehouse, published=published, suppression_threshold=suppression_threshold)
+    raise typer.Exit(run_publish_command(settings, console))
+
+
+@app.command()
 def demo(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,
