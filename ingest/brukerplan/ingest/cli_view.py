@@ -73,13 +73,11 @@ def show(result: RunResult, settings: Settings, console: Console) -> None:
         ("status", "left"),
         ("rows/s", "right"),
     ):
-        table.add_column(column, justify=justify, overflow="fold")
+        table.add_column(column, justify=justify, min_width=len(column), overflow="fold")
     for f in result.files:
         status = f"[{STATUS_STYLE[f.status]}]{f.status}[/]"
-        if f.rule_id and f.status == "quarantined":
-            status += f" {f.rule_id}: {f.message}"
-        elif f.status.startswith("already"):
-            status += f" ({f.message})"
+        if f.rule_id:
+            status += f" {f.rule_id}"
         table.add_row(
             f.name,
             f.layout or "",
@@ -91,6 +89,14 @@ def show(result: RunResult, settings: Settings, console: Console) -> None:
             f"{f.rows_per_second:,.0f}" if f.rows_read else "",
         )
     console.print(table)
+    for f in result.files:
+        if f.status == "quarantined":
+            console.print(f"[red]quarantined {f.rule_id}[/red] {f.message}")
+        elif f.status.startswith("already"):
+            console.print(f"[dim]{f.status}: {f.name}: {f.message}[/dim]")
+    quarantine = settings.landing / "quarantine"
+    if result.quarantined:
+        console.print(f"quarantined files and their reports (report.md, report.json) are in {quarantine}")
     counts: dict[str, int] = {}
     for f in result.files:
         counts[f.status] = counts.get(f.status, 0) + 1
