@@ -1,0 +1,231 @@
+"""Reading the published file (warehouse.md "Publishing for BI"): the marts, the dimensions and
+`publication_metadata`, read-only, with a few large queries, then closed. Nothing else is ever read, so a
+report cannot show what suppression withheld.
+
+A withheld cell is NULL. A row's `withheld_columns` (list or comma-separated text) names its withheld cells
+when the file has that column; otherwise a NULL on a row with `withheld_cells > 0` counts as withheld."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from brukerplan.report.config import ReportConfig
+
+GEO_LEVELS = ("municipality", "county", "country")
+COUNTRY_CODE = "NO"
+
+
+class PublishedError(RuntimeError):
+    """The published file is missing or lacks a table or column the reports need."""
+
+
+@dataclass(frozen=True)
+class Row:
+    values: dict[str, Any]
+    withheld: frozenset[str]
+
+    def get(self, column: str) -> Any:
+        return self.values.get(column)
+
+
+@dataclass
+class Geography:
+    level: str
+    code: str
+    name: str
+    county_code: str | None
+    years: set[int] = field(default_factory=set)
+
+    @property
+    def slug(self) -> str:
+        return f"{self.level}-{self.code}"
+
+
+@dataclass
+class Published:
+    path: Path
+    threshold: int
+    metadata: dict[str, Any]
+    tables: dict[str, dict[tuple[Any, ...], Row]]
+    keys: dict[str, tuple[str, ...]]
+    geographies: dict[tuple[str, str], Geography]
+    years: tuple[int, ...]
+    labels: dict[str, dict[str, dict[str, str]]]  # dimension -> code -> {label_nb, label_en}
+    service_order: tuple[str, ...]
+    data_quality: dict[tuple[str, str, int], list[Row]]
+    has_withheld_columns: bool
+
+    def row(self, table: str, **key: Any) -> Row | None:
+        try:
+            index = tuple(key[k] for k in self.keys[table])
+        except KeyError as exc:
+            raise PublishedError(f"{table}: key column {exc} not given") from exc
+        return self.tables[table].get(index)
+
+    def geography(self, level: str, code: str) -> Geography | None:
+        return self.geographies.get((level, code))
+
+
+def _withheld_of(values: dict[str, Any], keys: tuple[str, ...], has_list: bool) -> frozenset[str]:
+    if has_list:
+        raw = values.get("withheld_columns")
+        if raw is None:
+            return frozenset()
+        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+        return frozenset(str(i).strip() for i in items if str(i).strip())
+    if not values.get("withheld_cells"):
+        return frozenset()
+    return frozenset(c for c, v in values.items() if v is None and c not in keys and c != "withheld_columns")
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = defaultdict(set)
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'main'"
+    ).fetchall():
+        found[table].add(column)
+    return found
+
+
+def _metadata(con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[str, Any]:
+    rows = _fetch(con, "select * from publication_metadata")
+    if {"key", "value"} <= columns:
+        return {str(r["key"]): r["value"] for r in rows}
+    return dict(rows[0]) if rows else {}
+
+
+def _labels(con: duckdb.DuckDBPyConnection, table: str, key: str, columns: set[str]) -> dict[str, dict[str, str]]:
+    if key not in columns:
+        return {}
+    wanted = [c for c in ("label_nb", "label_en", "name_nb", "name_en", "sort_order") if c in columns]
+    if not wanted:
+        return {}
+    rows = _fetch(con, f"select {key}, {', '.join(wanted)} from {table}")
+    return {str(r[key]): {c: r[c] for c in wanted} for r in rows}
+
+
+def _harmonised_map(con: duckdb.DuckDBPyConnection, columns: set[str]) -> list[dict[str, Any]]:
+    needed = {"municipality_code_registered", "municipality_code"}
+    if not needed <= columns:
+        return []
+    extra = [c for c in ("valid_from", "valid_to") if c in columns]
+    return _fetch(
+        con,
+        f"select municipality_code_registered, municipality_code{''.join(', ' + c for c in extra)} "
+        "from dim_municipality",
+    )
+
+
+def _harmonise(mapping: dict[str, list[dict[str, Any]]], registered: str, year: int) -> str:
+    """The harmonised code of a municipality code as registered in a year (identity when unknown)."""
+    first_of_year = dt.date(year, 1, 1)
+    for entry in mapping.get(registered, ()):
+        valid_from, valid_to = entry.get("valid_from"), entry.get("valid_to")
+        if isinstance(valid_from, dt.datetime):
+            valid_from = valid_from.date()
+        if isinstance(valid_to, dt.datetime):
+            valid_to = valid_to.date()
+        if (valid_from is None or valid_from <= first_of_year) and (valid_to is None or first_of_year < valid_to):
+            return str(entry["municipality_code"])
+    entries = mapping.get(registered)
+    return str(entries[-1]["municipality_code"]) if entries else registered
+
+
+def load_published(path: Path, config: ReportConfig, default_threshold: int) -> Published:
+    """Read everything the reports need from the published file in a few queries, then close it."""
+    if not path.exists():
+        raise PublishedError(f"published file not found: {path} (run `brukerplan publish` first)")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        columns = _columns(con)
+        missing = [t for t in (*config.tables, "publication_metadata") if t not in columns]
+        if missing:
+            raise PublishedError(f"{path}: missing table(s) {', '.join(missing)}")
+        for table, keys in config.tables.items():
+            absent = [k for k in keys if k not in columns[table]]
+            if absent:
+                raise PublishedError(f"{path}: table {table} lacks key column(s) {', '.join(absent)}")
+        has_list = all("withheld_columns" in columns[t] for t in config.tables)
+        metadata = _metadata(con, columns["publication_metadata"])
+        threshold = int(metadata.get("suppression_threshold") or default_threshold)
+        groups = list(config.groups)
+        tables: dict[str, dict[tuple[Any, ...], Row]] = {}
+        for table, keys in config.tables.items():
+            where = " where user_group in (select unnest(?))" if "user_group" in keys else ""
+            params = [groups] if where else []
+            index: dict[tuple[Any, ...], Row] = {}
+            for values in _fetch(con, f"select * from {table}{where}", params):
+                index[tuple(values[k] for k in keys)] = Row(values, _withheld_of(values, keys, has_list))
+            tables[table] = index
+        labels = {
+            "service": _labels(con, "dim_service", "service_code", columns.get("dim_service", set())),
+            "area": _labels(con, "dim_area", "area_code", columns.get("dim_area", set()))
+            or _labels(con, "dim_area", "area", columns.get("dim_area", set())),
+        }
+        municipality_rows = _harmonised_map(con, columns.get("dim_municipality", set()))
+        county_names = {}
+        if {"county_code", "name"} <= columns.get("dim_county", set()):
+            county_names = {str(r["county_code"]): str(r["name"]) for r in _fetch(con, "select * from dim_county")}
+    finally:
+        con.close()
+
+    mapping: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in municipality_rows:
+        mapping[str(entry["municipality_code_registered"])].append(entry)
+
+    geographies: dict[tuple[str, str], Geography] = {}
+    years: set[int] = set()
+    for (level, code, year, group), row in tables["mart_trends"].items():
+        years.add(int(year))
+        name = row.get("geo_name") or county_names.get(code) or code
+        geo = geographies.get((level, code))
+        if geo is None:
+            county = code[:2] if level == "municipality" else None
+            geo = geographies[(level, code)] = Geography(level, code, str(name), county)
+        if group == "all":
+            geo.years.add(int(year))
+    for (level, code, year), row in tables["mart_participation"].items():
+        years.add(int(year))
+        if (level, code) not in geographies:
+            name = row.get("geo_name") or county_names.get(code) or code
+            county = code[:2] if level == "municipality" else None
+            geographies[(level, code)] = Geography(level, code, str(name), county)
+
+    data_quality: dict[tuple[str, str, int], list[Row]] = defaultdict(list)
+    for (registered, year, _submission), row in tables["mart_data_quality"].items():
+        harmonised = _harmonise(mapping, str(registered), int(year))
+        for level, code in (("municipality", harmonised), ("county", harmonised[:2]), ("country", COUNTRY_CODE)):
+            data_quality[(level, code, int(year))].append(row)
+
+    service_labels = labels["service"]
+    service_order = tuple(
+        sorted(
+            {str(k[4]) for k in tables["mart_services"]},
+            key=lambda s: (int(service_labels.get(s, {}).get("sort_order") or 999), s),
+        )
+    )
+    return Published(
+        path=path,
+        threshold=threshold,
+        metadata=metadata,
+        tables=tables,
+        keys=dict(config.tables),
+        geographies=geographies,
+        years=tuple(sorted(years)),
+        labels=labels,
+        service_order=service_order,
+        data_quality=dict(data_quality),
+        has_withheld_columns=has_list,
+    )

@@ -1,0 +1,415 @@
+"""A small published-like DuckDB file with the table and column names of the published file
+(warehouse.md "Interfaces", docs/contracts.md §3): marts at three geo levels, dimensions and
+publication_metadata, with primary suppression (counts 1..threshold-1 withheld, NULL, named in
+`withheld_columns`, derived figures withheld with their sources). Groups add up (rule 4), counties and the
+country are sums of their municipalities. Used by the report tests when no real chain output is wanted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+YEARS = list(range(2013, 2025))
+FINEST = ("rus_only", "rop_less_serious", "rop_serious", "rus_mental_unknown", "mental")
+AREAS = (
+    "housing",
+    "activity",
+    "economy",
+    "physical_health",
+    "mental_health",
+    "substance_use",
+    "social_functioning",
+    "network",
+)
+SERVICES = (
+    ("home_nursing", "Hjemmesykepleie", "Home nursing"),
+    ("practical_help", "Praktisk bistand", "Practical help"),
+    ("social_assistance", "Økonomisk sosialhjelp", "Social assistance"),
+    ("individual_plan", "Individuell plan", "Individual plan"),
+    ("municipal_housing", "Kommunal bolig", "Municipal housing"),
+    ("lar", "LAR", "LAR (opioid substitution)"),
+    ("ips", "IPS", "IPS"),
+)
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    years: tuple[int, ...]
+    size: int  # persons in group all, roughly
+    population: int
+    registered: tuple[tuple[str, str, str | None], ...]  # (registered code, valid_from, valid_to)
+
+
+COUNTIES = {"50": "Trøndelag", "15": "Møre og Romsdal"}
+MUNICIPALITIES = (
+    Municipality(
+        "5001",
+        "Trondheim",
+        tuple(YEARS),
+        900,
+        170000,
+        (("1601", "1971-01-01", "2018-01-01"), ("5001", "2018-01-01", None)),
+    ),
+    Municipality(
+        "5035",
+        "Stjørdal",
+        tuple(range(2013, 2025, 2)),
+        160,
+        20000,
+        (("1714", "1971-01-01", "2018-01-01"), ("5035", "2018-01-01", None)),
+    ),
+    Municipality(
+        "1508",
+        "Ålesund",
+        (2014, 2016, 2018, 2020, 2022, 2024),
+        300,
+        55000,
+        (
+            ("1504", "1971-01-01", "2020-01-01"),
+            ("1523", "1971-01-01", "2020-01-01"),
+            ("1507", "2020-01-01", "2024-01-01"),
+            ("1508", "2024-01-01", None),
+        ),
+    ),
+    Municipality("1520", "Ørsta", (2015, 2016, 2019, 2024), 18, 8500, (("1520", "1971-01-01", None),)),
+    Municipality(
+        "1506", "Molde", (2013,), 120, 25000, (("1502", "1971-01-01", "2020-01-01"), ("1506", "2020-01-01", None))
+    ),
+    Municipality("5025", "Røros", (), 30, 4500, (("1640", "1971-01-01", "2018-01-01"), ("5025", "2018-01-01", None))),
+)
+
+GROUPS_OF = {"rus": FINEST[:4], "all": FINEST, **{g: (g,) for g in FINEST}}
+
+TREND_COUNTS = ("persons", "persons_18plus", "men", "persons_approximate", "previous_persons")
+TREND_DERIVED = {
+    "share_men": ("men", "persons"),
+    "mean_age": ("persons",),
+    "rate_per_1000_16plus": ("persons",),
+    "rate_per_1000_18plus": ("persons_18plus",),
+    "previous_rate_per_1000_16plus": ("previous_persons",),
+    "change_persons": ("persons", "previous_persons"),
+    "change_rate_per_1000_16plus": ("persons", "previous_persons"),
+}
+
+
+def _suppress(
+    row: dict[str, Any],
+    counts: tuple[str, ...],
+    derived: dict[str, tuple[str, ...]],
+    threshold: int,
+    external: set[str] | None = None,
+) -> dict[str, Any]:
+    withheld = {c for c in counts if row.get(c) is not None and 0 < row[c] < threshold}
+    withheld |= external or set()
+    for column, sources in derived.items():
+        if any(s in withheld for s in sources):
+            withheld.add(column)
+    for column in withheld:
+        row[column] = None
+    row["withheld_cells"] = len(withheld)
+    row["withheld_columns"] = sorted(withheld)
+    return row
+
+
+def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
+    rng = random.Random(seed)
+    # finest counts per municipality, year and finest group
+    finest: dict[tuple[str, int, str], int] = {}
+    for m in MUNICIPALITIES:
+        for year in m.years:
+            for group in FINEST:
+                if group == "mental" and year < 2015:
+                    finest[(m.code, year, group)] = 0
+                    continue
+                share = {
+                    "rus_only": 0.1,
+                    "rop_less_serious": 0.25,
+                    "rop_serious": 0.12,
+                    "rus_mental_unknown": 0.03,
+                    "mental": 0.5,
+                }[group]
+                finest[(m.code, year, group)] = max(0, int(rng.gauss(m.size * share, m.size * share * 0.2 + 1)))
+
+    geos: list[tuple[str, str, str, list[Municipality]]] = [
+        ("municipality", m.code, m.name, [m]) for m in MUNICIPALITIES
+    ]
+    geos += [("county", c, n, [m for m in MUNICIPALITIES if m.code[:2] == c]) for c, n in COUNTIES.items()]
+    geos.append(("country", "NO", "Norge", list(MUNICIPALITIES)))
+
+    trends, living, housing, services, participation = [], [], [], [], []
+    for level, code, name, members in geos:
+        years_of = sorted({y for m in members for y in m.years})
+        previous_year: dict[str, int | None] = {}
+        previous_persons: dict[str, int] = {}
+        previous_rate: dict[str, float] = {}
+        for year in years_of:
+            active = [m for m in members if year in m.years]
+            pop = sum(m.population for m in active)
+            participation.append(
+                _suppress(
+                    {
+                        "geo_level": level,
+                        "geo_code": code,
+                        "geo_name": name,
+                        "mapping_year": year,
+                        "municipalities_in_force": len(members),
+                        "municipalities_participating": len(active),
+                        "share_participating": len(active) / len(members),
+                        "population_16plus_covered": pop,
+                        "agencies": 3 + len(active),
+                        "submissions": len(active) + (1 if code == "5001" else 0),
+                        "registrations": sum(finest[(m.code, year, g)] for m in active for g in FINEST) + 7,
+                    },
+                    ("registrations",),
+                    {},
+                    threshold,
+                )
+            )
+            for group, parts in GROUPS_OF.items():
+                persons = sum(finest[(m.code, year, g)] for m in active for g in parts)
+                if group == "mental" and year < 2015:
+                    continue
+                men = int(persons * 0.68)
+                prev = previous_year.get(group)
+                rate = 1000.0 * persons / pop
+                row = {
+                    "geo_level": level,
+                    "geo_code": code,
+                    "geo_name": name,
+                    "mapping_year": year,
+                    "user_group": group,
+                    "persons": persons,
+                    "persons_18plus": int(persons * 0.97),
+                    "men": men,
+                    "share_men": men / persons if persons else None,
+                    "mean_age": 42.5 if persons else None,
+                    "population_16plus": pop,
+                    "population_18plus": int(pop * 0.96),
+                    "participating_municipalities": len(active),
+                    "rate_per_1000_16plus": rate,
+                    "rate_per_1000_18plus": 1000.0 * int(persons * 0.97) / int(pop * 0.96),
+                    "previous_mapping_year": prev,
+                    "previous_persons": previous_persons.get(group) if prev else None,
+                    "previous_rate_per_1000_16plus": previous_rate.get(group) if prev else None,
+                    "change_persons": persons - previous_persons[group] if prev else None,
+                    "change_rate_per_1000_16plus": rate - previous_rate[group] if prev else None,
+                    "persons_approximate": 0 if code != "1508" or year >= 2020 else min(persons, 3),
+                }
+                trends.append(_suppress(row, TREND_COUNTS, TREND_DERIVED, threshold))
+                previous_year[group], previous_persons[group], previous_rate[group] = year, persons, rate
+                # living conditions: split the persons over the colours, deterministically per cell
+                cell_rng = random.Random(f"{code}{year}{group}")
+                colour_counts = {}
+                for area in (*AREAS, "living_index"):
+                    colours = ["green", "yellow", "red", "unknown"] + (["blue"] if area == "living_index" else [])
+                    left = persons
+                    counts = {}
+                    for colour in colours[:-1]:
+                        counts[colour] = cell_rng.randint(0, left // 2) if left else 0
+                        left -= counts[colour]
+                    counts[colours[-1]] = left
+                    known = sum(v for c, v in counts.items() if c != "unknown")
+                    withheld_area = any(0 < v < threshold for v in counts.values())
+                    colour_counts[area] = counts
+                    for colour, count in counts.items():
+                        r = {
+                            "geo_level": level,
+                            "geo_code": code,
+                            "geo_name": name,
+                            "mapping_year": year,
+                            "user_group": group,
+                            "area": area,
+                            "colour": colour,
+                            "persons": count,
+                            "share": (count / known if known else None) if colour != "unknown" else None,
+                        }
+                        living.append(_suppress(r, ("persons",), {}, threshold, {"share"} if withheld_area else None))
+                red, yellow = colour_counts["housing"]["red"], colour_counts["housing"]["yellow"]
+                known_housing = persons - colour_counts["housing"]["unknown"]
+                with_children = red // 3
+                housing.append(
+                    _suppress(
+                        {
+                            "geo_level": level,
+                            "geo_code": code,
+                            "geo_name": name,
+                            "mapping_year": year,
+                            "user_group": group,
+                            "housing_red": red,
+                            "housing_yellow": yellow,
+                            "housing_red_yellow": red + yellow,
+                            "share_red": red / known_housing if known_housing else None,
+                            "share_yellow": yellow / known_housing if known_housing else None,
+                            "share_red_yellow": (red + yellow) / known_housing if known_housing else None,
+                            "persons_with_children_red_yellow": with_children,
+                            "children_red_yellow": with_children * 2,
+                        },
+                        (
+                            "housing_red",
+                            "housing_yellow",
+                            "housing_red_yellow",
+                            "persons_with_children_red_yellow",
+                            "children_red_yellow",
+                        ),
+                        {
+                            "share_red": ("housing_red",),
+                            "share_yellow": ("housing_yellow",),
+                            "share_red_yellow": ("housing_red_yellow",),
+                        },
+                        threshold,
+                    )
+                )
+                later = [y for y in years_of if y > year]
+                for service, _nb, _en in SERVICES:
+                    if service == "ips" and year < 2019:
+                        continue  # not asked before 2019: no row
+                    cont = cell_rng.randint(0, persons // 4) if persons else 0
+                    end = cell_rng.randint(0, persons // 8) if persons else 0
+                    new = cell_rng.randint(0, persons // 5) if persons else 0
+                    received, recommended = cont + end, cont + new
+                    services.append(
+                        _suppress(
+                            {
+                                "geo_level": level,
+                                "geo_code": code,
+                                "geo_name": name,
+                                "mapping_year": year,
+                                "user_group": group,
+                                "service_code": service,
+                                "received": received,
+                                "recommended": recommended,
+                                "status_continue": cont,
+                                "status_new": new,
+                                "status_end": end,
+                                "gap": recommended - received,
+                                "share_received": received / persons if persons else None,
+                                "share_recommended": recommended / persons if persons else None,
+                                "next_mapping_year": later[0] if later else None,
+                                "received_at_next_mapping": cell_rng.randint(0, recommended) if later else None,
+                                "share_received_at_next_mapping": None,
+                            },
+                            (
+                                "received",
+                                "recommended",
+                                "status_continue",
+                                "status_new",
+                                "status_end",
+                                "received_at_next_mapping",
+                            ),
+                            {
+                                "gap": ("received", "recommended"),
+                                "share_received": ("received",),
+                                "share_recommended": ("recommended",),
+                                "share_received_at_next_mapping": ("received_at_next_mapping", "recommended"),
+                            },
+                            threshold,
+                        )
+                    )
+                    last = services[-1]
+                    if "share_received_at_next_mapping" not in last["withheld_columns"] and later and recommended:
+                        last["share_received_at_next_mapping"] = last["received_at_next_mapping"] / recommended
+
+    data_quality, dim_municipality = [], []
+    for m in MUNICIPALITIES:
+        for registered, valid_from, valid_to in m.registered:
+            dim_municipality.append(
+                {
+                    "municipality_code_registered": registered,
+                    "valid_from": dt.date.fromisoformat(valid_from),
+                    "valid_to": dt.date.fromisoformat(valid_to) if valid_to else None,
+                    "name": m.name,
+                    "county_code_registered": registered[:2],
+                    "municipality_code": m.code,
+                    "municipality_name": m.name,
+                    "county_code": m.code[:2],
+                    "county_name": COUNTIES[m.code[:2]],
+                    "is_approximate": False,
+                }
+            )
+        for year in m.years:
+            first = dt.date(year, 1, 1)
+            for registered, valid_from, valid_to in m.registered:
+                if dt.date.fromisoformat(valid_from) <= first and (
+                    valid_to is None or first < dt.date.fromisoformat(valid_to)
+                ):
+                    persons = sum(finest[(m.code, year, g)] for g in FINEST)
+                    data_quality.append(
+                        _suppress(
+                            {
+                                "municipality_code_registered": registered,
+                                "mapping_year": year,
+                                "submission_id": f"{registered}{year}abcdef01"[:16],
+                                "registrations_raw": persons + 9,
+                                "rejected": 3 if m.code != "1520" else 0,
+                                "superseded": 0,
+                                "duplicates_removed": 6,
+                                "duplicates_cross_municipality": 2,
+                                "persons": persons,
+                                "quarantined_files": 0,
+                            },
+                            (
+                                "registrations_raw",
+                                "rejected",
+                                "superseded",
+                                "duplicates_removed",
+                                "duplicates_cross_municipality",
+                                "persons",
+                            ),
+                            {},
+                            threshold,
+                        )
+                    )
+
+    con = duckdb.connect(str(path))
+    try:
+
+        def create(name: str, rows: list[dict[str, Any]]) -> None:
+            con.register("rows_view", pa.Table.from_pylist(rows))
+            con.execute(f"create table {name} as select * from rows_view")
+            con.unregister("rows_view")
+
+        create("mart_trends", trends)
+        create("mart_living_conditions", living)
+        create("mart_housing", housing)
+        create("mart_services", services)
+        create("mart_participation", participation)
+        create("mart_data_quality", data_quality)
+        create("dim_municipality", dim_municipality)
+        create("dim_county", [{"county_code": c, "name": n} for c, n in COUNTIES.items()])
+        create(
+            "dim_service",
+            [
+                {"service_code": s, "sort_order": i, "level": "municipal", "label_nb": nb, "label_en": en}
+                for i, (s, nb, en) in enumerate(SERVICES, start=1)
+            ],
+        )
+        create(
+            "dim_area",
+            [
+                {"area_code": a, "sort_order": i, "label_nb": None, "label_en": None}
+                for i, a in enumerate((*AREAS, "living_index"), start=1)
+            ],
+        )
+        create("dim_agency", [{"agency_code": "01", "label_nb": "Rustjeneste", "label_en": "Substance-use service"}])
+        create(
+            "publication_metadata",
+            [
+                {
+                    "published_at": dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC),
+                    "submissions_included": len(data_quality),
+                    "suppression_threshold": threshold,
+                    "versions": "fixture",
+                }
+            ],
+        )
+    finally:
+        con.close()
+    return path
