@@ -1,0 +1,1 @@
+"""Synthetic BrukerPlan extracts with an exact ground truth (`brukerplan synth`, docs/truth.md)."""

@@ -1,0 +1,251 @@
+"""The ground truth, computed from the generator's own registration table (never by re-reading its files):
+after rule 1 (current delivery) and rule 3 (de-duplication) the kept registrations are the person table.
+Columns are documented in docs/truth.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from brukerplan.codes import load_codebook
+from brukerplan.synth.people import AREAS, COLOURS, CUSTODY, EDUCATION, INCOME, SUBSTANCES
+
+KEYS = ["mapping_year", "municipality_code_registered", "user_group"]
+USER_GROUPS = ("rus_only", "rop_less_serious", "rop_serious", "rus_mental_unknown", "mental")
+
+
+def user_group() -> pl.Expr:
+    """Rule 4 on the integer colour codes (0 unknown, 1 green, 2 yellow, 3 red)."""
+    mh, su = pl.col("area_mental_health"), pl.col("area_substance_use")
+    serious = ((su == 3) & (mh >= 2)) | ((su == 2) & (mh == 3))
+    return (
+        pl.when(pl.col("target_group") == "mental")
+        .then(pl.lit("mental"))
+        .when(mh == 0)
+        .then(pl.lit("rus_mental_unknown"))
+        .when(mh == 1)
+        .then(pl.lit("rus_only"))
+        .when(serious)
+        .then(pl.lit("rop_serious"))
+        .otherwise(pl.lit("rop_less_serious"))
+        .alias("user_group")
+    )
+
+
+def _decode(column: str, values: tuple[str, ...]) -> pl.Expr:
+    return pl.col(column).replace_strict(dict(enumerate(values)), default=None, return_dtype=pl.String)
+
+
+def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
+    """One row per person and mapping year: the kept registration, decoded to canonical values."""
+    book = load_codebook()
+    kept = registrations.filter(pl.col("is_winner"))
+    bool_cols = ["has_children", "pregnant", "injects", "violence_exposed"]
+    return kept.select(
+        "person_id",
+        "mapping_year",
+        "registration_id",
+        pl.col("file").alias("source_file"),
+        "submission_id",
+        pl.col("municipality_code").alias("municipality_code_registered"),
+        "target_group",
+        user_group(),
+        "sex",
+        "birth_year",
+        (pl.col("mapping_year").cast(pl.Int32) - pl.col("birth_year").cast(pl.Int32)).alias("age"),
+        "agency_code",
+        "mapped_on",
+        "layout",
+        *(pl.when(pl.col(c) >= 0).then(pl.col(c) == 1).alias(c) for c in bool_cols),
+        pl.when(pl.col("n_children") >= 0).then(pl.col("n_children")).alias("n_children"),
+        _decode("custody", CUSTODY),
+        _decode("education", EDUCATION),
+        _decode("income_source", INCOME),
+        *(
+            pl.when(pl.col(f"substance_{s}") >= 0).then(pl.col(f"substance_{s}")).alias(f"substance_{s}")
+            for s in SUBSTANCES
+        ),
+        *(_decode(f"area_{a}", COLOURS).alias(f"area_{a}") for a in AREAS),
+        _decode("living_index", COLOURS).alias("living_index"),
+        *(
+            pl.when(pl.col(f"{which}_known"))
+            .then(
+                pl.concat_list(
+                    [
+                        pl.when((pl.col(f"{which}_mask") & (1 << i)) != 0).then(pl.lit(s.code))
+                        for i, s in enumerate(book.services)
+                    ]
+                ).list.drop_nulls()
+            )
+            .alias(f"services_{which}")
+            for which in ("received", "recommended")
+        ),
+    ).sort(["mapping_year", "person_id"])
+
+
+def person_year_layout_fix(py: pl.DataFrame) -> pl.DataFrame:
+    """Fields a layout does not carry are unknown (null) in the truth, as the reader will see them."""
+    v1 = pl.col("layout") == "v1"
+    v12 = pl.col("layout").is_in(["v1", "v2"])
+    nulls = {c: v1 for c in ("education", "income_source", "injects", *(f"substance_{s}" for s in SUBSTANCES))}
+    nulls["violence_exposed"] = v12
+    return py.with_columns(pl.when(~cond).then(pl.col(c)).alias(c) for c, cond in nulls.items())
+
+
+def persons_table(py: pl.DataFrame) -> pl.DataFrame:
+    return (
+        py.group_by(KEYS)
+        .agg(
+            pl.len().alias("persons"),
+            (pl.col("age") >= 18).sum().alias("persons_18plus"),
+            (pl.col("sex") == "M").sum().alias("men"),
+            pl.col("age").sum().alias("sum_age"),
+        )
+        .sort(KEYS)
+    )
+
+
+def living_conditions_table(py: pl.DataFrame) -> pl.DataFrame:
+    long = py.select(*KEYS, *(f"area_{a}" for a in AREAS), pl.col("living_index").alias("area_living_index")).unpivot(
+        index=KEYS, variable_name="area", value_name="colour"
+    )
+    return (
+        long.with_columns(pl.col("area").str.strip_prefix("area_"))
+        .group_by([*KEYS, "area", "colour"])
+        .agg(pl.len().alias("persons"))
+        .sort([*KEYS, "area", "colour"])
+    )
+
+
+def housing_table(py: pl.DataFrame) -> pl.DataFrame:
+    red_yellow = pl.col("area_housing").is_in(["red", "yellow"])
+    with_children = red_yellow & (pl.col("has_children") == True)  # noqa: E712
+    return (
+        py.group_by(KEYS)
+        .agg(
+            (pl.col("area_housing") == "red").sum().alias("housing_red"),
+            (pl.col("area_housing") == "yellow").sum().alias("housing_yellow"),
+            with_children.sum().alias("persons_with_children_red_yellow"),
+            pl.when(with_children)
+            .then(pl.col("n_children").fill_null(0))
+            .otherwise(0)
+            .sum()
+            .alias("children_red_yellow"),
+        )
+        .sort(KEYS)
+    )
+
+
+def services_table(py: pl.DataFrame) -> pl.DataFrame:
+    book = load_codebook()
+    frames = []
+    for layout in book.layouts.values():
+        part = py.filter(pl.col("layout") == layout.name)
+        if part.height == 0:
+            continue
+        for code in layout.services_asked:
+            recv = pl.col("services_received").list.contains(code)
+            rec = pl.col("services_recommended").list.contains(code)
+            both = pl.col("services_received").is_not_null() & pl.col("services_recommended").is_not_null()
+            frames.append(
+                part.group_by(KEYS)
+                .agg(
+                    recv.fill_null(False).sum().alias("received"),
+                    rec.fill_null(False).sum().alias("recommended"),
+                    (both & recv & rec).sum().alias("status_continue"),
+                    (both & ~recv & rec).sum().alias("status_new"),
+                    (both & recv & ~rec).sum().alias("status_end"),
+                    (both & ~recv & ~rec).sum().alias("status_none"),
+                    (~both).sum().alias("status_unknown"),
+                )
+                .with_columns(pl.lit(code).alias("service_code"))
+            )
+    return (
+        pl.concat(frames)
+        .select(*KEYS, "service_code", pl.exclude([*KEYS, "service_code"]))
+        .sort([*KEYS, "service_code"])
+    )
+
+
+def audit_tables(registrations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    dropped = pl.col("is_current") & ~pl.col("is_winner")
+    cross = dropped & (pl.col("municipality_code") != pl.col("kept_municipality_code"))
+    by_file = (
+        registrations.group_by(["mapping_year", "municipality_code", "file", "submission_id"])
+        .agg(
+            pl.len().alias("registrations_raw"),
+            (~pl.col("is_current")).sum().alias("superseded"),
+            dropped.sum().alias("duplicates_removed"),
+            cross.sum().alias("duplicates_cross_municipality"),
+            pl.col("is_winner").sum().alias("persons"),
+        )
+        .rename({"municipality_code": "municipality_code_registered", "file": "source_file"})
+        .sort(["mapping_year", "municipality_code_registered", "source_file"])
+    )
+    by_muni = (
+        by_file.group_by(["mapping_year", "municipality_code_registered"])
+        .agg(
+            pl.col(c).sum()
+            for c in (
+                "registrations_raw",
+                "superseded",
+                "duplicates_removed",
+                "duplicates_cross_municipality",
+                "persons",
+            )
+        )
+        .sort(["mapping_year", "municipality_code_registered"])
+    )
+    participation = (
+        registrations.filter(pl.col("is_current"))
+        .group_by(["mapping_year", "municipality_code", "target_group"])
+        .agg(pl.len().alias("current_registrations"), pl.col("is_winner").sum().alias("persons"))
+        .rename({"municipality_code": "municipality_code_registered"})
+        .sort(["mapping_year", "municipality_code_registered", "target_group"])
+    )
+    return by_muni, by_file, participation
+
+
+def dedup_table(registrations: pl.DataFrame) -> pl.DataFrame:
+    sub = registrations.select("file", "registration_id", "submission_id")
+    kept_sub = sub.rename(
+        {"file": "kept_file", "registration_id": "kept_registration_id", "submission_id": "kept_submission_id"}
+    )
+    dropped = registrations.filter(pl.col("is_current") & ~pl.col("is_winner"))
+    return (
+        dropped.join(kept_sub, on=["kept_file", "kept_registration_id"], how="left")
+        .select(
+            "mapping_year",
+            "person_id",
+            pl.col("file").alias("source_file"),
+            "submission_id",
+            "registration_id",
+            pl.col("municipality_code").alias("municipality_code_registered"),
+            "kept_file",
+            "kept_submission_id",
+            "kept_registration_id",
+            pl.col("kept_municipality_code").alias("kept_municipality_code_registered"),
+            pl.col("criterion").alias("deciding_tiebreak"),
+            (pl.col("municipality_code") != pl.col("kept_municipality_code")).alias("is_cross_municipality"),
+        )
+        .sort(["mapping_year", "source_file", "registration_id"])
+    )
+
+
+def write_truth(registrations: pl.DataFrame, truth_dir: Path) -> dict[str, int]:
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    py = person_year_layout_fix(person_year(registrations))
+    py.write_parquet(truth_dir / "person_year.parquet", statistics=False)
+    tables = {
+        "persons": persons_table(py),
+        "living_conditions": living_conditions_table(py),
+        "housing": housing_table(py),
+        "services": services_table(py),
+        "dedup": dedup_table(registrations),
+    }
+    audit, audit_files, participation = audit_tables(registrations)
+    tables.update({"audit": audit, "audit_submissions": audit_files, "participation": participation})
+    for name, table in tables.items():
+        table.write_csv(truth_dir / f"{name}.csv")
+    return {name: table.height for name, table in tables.items()} | {"person_year": py.height}
