@@ -167,6 +167,47 @@ def publish(
 
 
 @app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Output folder: writes OUT/extracts, OUT/truth (and OUT/bad)")],
+    years: Annotated[str, typer.Option("--years", help="Mapping years, e.g. 2013-2024 or 2019")] = "2013-2024",
+    scale: Annotated[float, typer.Option("--scale", help="Volume relative to the national figures (1.0)")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed and arguments give the same files")] = (
+        20261125
+    ),
+    bad_inputs: Annotated[
+        bool, typer.Option("--bad-inputs", help="Also write OUT/bad: one labelled malformed file per rule")
+    ] = False,
+) -> None:
+    """Write synthetic BrukerPlan extract files with an exact ground truth (docs/truth.md)."""
+    from rich.table import Table
+
+    from brukerplan.synth.config import SynthConfig, parse_years
+    from brukerplan.synth.run import generate
+
+    try:
+        first, last = parse_years(years)
+    except ValueError as exc:
+        console.print(f"[red]usage error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if not 0 < scale <= 10:
+        console.print(f"[red]usage error:[/red] --scale must be above 0 and at most 10, got {scale}")
+        raise typer.Exit(2)
+    config = SynthConfig(out=out, first_year=first, last_year=last, scale=scale, seed=seed, bad_inputs=bad_inputs)
+    result = generate(config, console)
+    table = Table(title=f"brukerplan synth → {out}")
+    for column in ("layout", "format", "files", "rows"):
+        table.add_column(column, justify="right" if column in ("files", "rows") else "left")
+    for layout, fmt, files, rows in result.summary():
+        table.add_row(layout, fmt, str(files), f"{rows:,}")
+    console.print(table)
+    bad = f", {result.bad_files} bad-input files in {out / 'bad'}" if bad_inputs else ""
+    console.print(
+        f"{len(result.files)} files, {result.rows:,} rows, {result.persons:,} person-years "
+        f"(truth in {out / 'truth'}){bad}; finished in {result.seconds:.1f} s"
+    )
+
+
+@app.command()
 def demo(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,
