@@ -5,10 +5,12 @@ leaves the disk; screenshots are kept in build/test-artefacts/report/ (issue 9, 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 from pathlib import Path
 
 import duckdb
+
 from brukerplan.report.browser import Chromium, find_chromium
 from tests.report.conftest import ARTEFACTS, ReportRun
 
@@ -35,9 +37,7 @@ def pick_municipalities(published: Path) -> dict[str, str]:
     finally:
         con.close()
     every = [c for c, ys in years.items() if ys == all_years]
-    second = [
-        c for c, ys in years.items() if len(ys) >= 3 and all(b - a == 2 for a, b in zip(ys, ys[1:], strict=False))
-    ]
+    second = [c for c, ys in years.items() if len(ys) >= 3 and all(b - a == 2 for a, b in itertools.pairwise(ys))]
     merged_codes = [r[0] for r in merged if r[0] in years]
     assert every and second and merged_codes, (every, second, merged_codes)
     # three different municipalities where the data allow it
