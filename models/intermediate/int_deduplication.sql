@@ -16,15 +16,15 @@ scored as (
     select
         registrations.*,
         coalesce(agencies.dedup_priority, 999) as agency_priority,
-        (registrations.area_housing != 'unknown')::integer
-        + (registrations.area_activity != 'unknown')::integer
-        + (registrations.area_economy != 'unknown')::integer
-        + (registrations.area_physical_health != 'unknown')::integer
-        + (registrations.area_mental_health != 'unknown')::integer
-        + (registrations.area_substance_use != 'unknown')::integer
-        + (registrations.area_social_functioning != 'unknown')::integer
-        + (registrations.area_network != 'unknown')::integer
-        + (registrations.living_index != 'unknown')::integer
+        coalesce(registrations.area_housing != 'unknown', false)::integer
+        + coalesce(registrations.area_activity != 'unknown', false)::integer
+        + coalesce(registrations.area_economy != 'unknown', false)::integer
+        + coalesce(registrations.area_physical_health != 'unknown', false)::integer
+        + coalesce(registrations.area_mental_health != 'unknown', false)::integer
+        + coalesce(registrations.area_substance_use != 'unknown', false)::integer
+        + coalesce(registrations.area_social_functioning != 'unknown', false)::integer
+        + coalesce(registrations.area_network != 'unknown', false)::integer
+        + coalesce(registrations.living_index != 'unknown', false)::integer
         + (registrations.services_received is not null)::integer
         + (registrations.services_recommended is not null)::integer as completeness
     from registrations

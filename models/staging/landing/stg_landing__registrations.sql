@@ -48,8 +48,8 @@ renamed as (
         cast(area_social_functioning as varchar) as area_social_functioning,
         cast(area_network as varchar) as area_network,
         cast(living_index as varchar) as living_index,
-        cast(services_received as varchar []) as services_received,
-        cast(services_recommended as varchar []) as services_recommended,
+        cast(services_received as varchar[]) as services_received,
+        cast(services_recommended as varchar[]) as services_recommended,
         cast(source_file as varchar) as source_file,
         cast(source_sheet as varchar) as source_sheet,
         cast(source_row as integer) as source_row,
@@ -57,7 +57,7 @@ renamed as (
         cast(delivered_on as date) as delivered_on,
         cast(delivery_seq as integer) as delivery_seq,
         cast(ingested_at as timestamptz) as ingested_at,
-        cast(extra as map(varchar, varchar)) as extra
+        extra
     from registrations
 )
 

@@ -31,7 +31,7 @@ renamed as (
         cast(delivered_on as date) as delivered_on,
         cast(delivery_seq as integer) as delivery_seq,
         cast(ingested_at as timestamptz) as ingested_at,
-        cast(raw as map(varchar, varchar)) as raw_cells
+        raw as raw_cells
     from rejects
 )
 

@@ -25,7 +25,7 @@ renamed as (
         cast(scope_type as varchar) as scope_type,
         cast(delivered_on as date) as delivered_on,
         cast(delivery_seq as integer) as delivery_seq,
-        cast(municipalities_covered as varchar []) as municipalities_covered,
+        cast(municipalities_covered as varchar[]) as municipalities_covered,
         cast(rows_read as bigint) as rows_read,
         cast(rows_landed as bigint) as rows_landed,
         cast(rows_rejected as bigint) as rows_rejected,
