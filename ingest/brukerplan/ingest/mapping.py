@@ -6,7 +6,10 @@ Everything is a vectorised polars expression; no Python loop over rows. The chec
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import polars as pl
 
@@ -45,33 +48,35 @@ def _trim(expr: pl.Expr) -> pl.Expr:
     return pl.when(trimmed == "").then(None).otherwise(trimmed)
 
 
-def _norm(expr: pl.Expr) -> pl.Expr:
-    return _trim(expr).str.normalize("NFC").str.to_lowercase()
+def pad_digits(value: str, width: int) -> str:
+    """An all-digit code shorter than its width is zero-padded (§6)."""
+    value = value.strip()
+    return value.zfill(width) if value.isdigit() and len(value) < width else value
 
 
-def _pad_digits(expr: pl.Expr, width: int) -> pl.Expr:
-    trimmed = _trim(expr)
-    return pl.when(trimmed.str.contains(rf"^\d{{1,{width - 1}}}$")).then(trimmed.str.zfill(width)).otherwise(trimmed)
+def parse_integer(value: str) -> int | None:
+    """Whole numbers only ('1980', or '1980.0' from a typed cell); anything else is None."""
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
 
 
-def _integer(expr: pl.Expr) -> pl.Expr:
-    """Whole numbers only ('1980', '1980.0' from a typed cell); anything else is null."""
-    number = _trim(expr).cast(pl.Float64, strict=False)
-    return pl.when(number == number.floor()).then(number).otherwise(None).cast(pl.Int64, strict=False)
+def parse_text_date(value: str) -> date | None:
+    """dd.mm.yyyy or yyyy-mm-dd text (§6), accepted in every layout; an all-digit text is not a date."""
+    text = value.strip()
+    for pattern, fmt in ((DOTTED, "%d.%m.%Y"), (ISO, "%Y-%m-%d")):
+        if pattern.match(text):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                return None
+    return None
 
 
-def _text_date(expr: pl.Expr) -> pl.Expr:
-    """dd.mm.yyyy or yyyy-mm-dd text (§6); an all-digit text is not a date."""
-    text = _trim(expr)
-    dotted = text.str.strptime(pl.Date, "%d.%m.%Y", strict=False)
-    iso = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-    return (
-        pl.when(text.str.contains(r"^\d{1,2}\.\d{1,2}\.\d{4}$"))
-        .then(dotted)
-        .when(text.str.contains(r"^\d{4}-\d{1,2}-\d{1,2}$"))
-        .then(iso)
-        .otherwise(None)
-    )
+DOTTED = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
+ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 
 
 def _describe(book: CodeBook, code_list: str, layout: str) -> str:
@@ -105,25 +110,41 @@ class _Builder:
         source = f"c{idx}" if idx is not None else None
         self.checks.append((Check(rule, header, source, reason), expr.fill_null(False)))
 
-    def lookup(self, code_list: str, raw: pl.Expr) -> pl.Expr:
-        mapping = self.book.values.get((code_list, self.layout.name), {})
-        return _norm(raw).replace_strict(mapping, default=None, return_dtype=pl.String)
+    def translate(self, idx: int | None, parse: Callable[[str], object], dtype: pl.DataType) -> pl.Expr:
+        """Parse each distinct text of a column once in Python and map the column with the result: codes, dates
+        and numbers have few distinct values, so this is a hash lookup per row. Unparsable -> null."""
+        if idx is None:
+            return pl.lit(None, dtype=dtype)
+        column = f"c{idx}"
+        distinct = self.sheet.data.get_column(column).unique().drop_nulls().to_list()
+        mapping = {raw: parsed for raw in distinct if (parsed := parse(raw)) is not None}
+        if not mapping:
+            return pl.lit(None, dtype=dtype)
+        return pl.col(column).replace_strict(mapping, default=None, return_dtype=dtype)
+
+    def lookup(self, code_list: str, idx: int | None, width: int | None = None) -> pl.Expr:
+        codes = self.book.values.get((code_list, self.layout.name), {})
+
+        def parse(raw: str) -> str | None:
+            return codes.get(normalise(pad_digits(raw, width) if width else raw))
+
+        return self.translate(idx, parse, pl.String)
 
     def code(self, spec: ColumnSpec, code_list: str, blank: str | None = None, required: bool = False) -> pl.Expr:
         raw = self.col(spec.canonical)
-        value = self.lookup(code_list, raw)
+        value = self.lookup(code_list, self.source_of.get(spec.canonical))
         allowed = _describe(self.book, code_list, self.layout.name)
         what = spec.canonical.replace("_", " ")
         self.check(
             "R04",
             spec.canonical,
             f"is not a valid {what} (expected {allowed} in layout {self.layout.name})",
-            _trim(raw).is_not_null() & value.is_null(),
+            raw.is_not_null() & value.is_null(),
         )
         if required:
-            self.check("R04", spec.canonical, f"is blank, but {what} is required", _trim(raw).is_null())
+            self.check("R04", spec.canonical, f"is blank, but {what} is required", raw.is_null())
         if blank is not None:
-            value = pl.when(_trim(raw).is_null()).then(pl.lit(blank)).otherwise(value)
+            value = pl.when(raw.is_null()).then(pl.lit(blank)).otherwise(value)
         return value
 
 
@@ -177,7 +198,7 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
 
     # R02 municipality
     if "municipality_code" in source_of:
-        muni = _pad_digits(b.col("municipality_code"), 4)
+        muni = b.translate(source_of["municipality_code"], lambda raw: pad_digits(raw, 4) or None, pl.String)
     else:  # v1 per-municipality file without Kommunenr: the scope gives it
         muni = pl.lit(name.scope_code, dtype=pl.String)
     v["municipality_code"] = muni
@@ -204,8 +225,8 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
         )
 
     # R03 birth year
-    birth_raw = _trim(b.col("birth_year"))
-    birth = _integer(b.col("birth_year"))
+    birth_raw = b.col("birth_year")
+    birth = b.translate(source_of.get("birth_year"), parse_integer, pl.Int64)
     v["birth_year"] = birth
     b.check("R03", "birth_year", "is missing (a birth year is required)", birth_raw.is_null())
     b.check("R03", "birth_year", "is not a whole year", birth_raw.is_not_null() & birth.is_null())
@@ -222,15 +243,15 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
         c = spec.canonical
         if spec.kind == "agency":
             raw = b.col(c)
-            value = b.lookup("agency", _pad_digits(raw, 2))
+            value = b.lookup("agency", source_of.get(c), width=2)
             allowed = _describe(book, "agency", layout.name)
             b.check(
                 "R04",
                 c,
                 f"is not a valid agency (expected {allowed} in layout {layout.name})",
-                _trim(raw).is_not_null() & value.is_null(),
+                raw.is_not_null() & value.is_null(),
             )
-            b.check("R04", c, "is blank, but the agency is required", _trim(raw).is_null())
+            b.check("R04", c, "is blank, but the agency is required", raw.is_null())
             v[c] = value
         elif spec.kind == "colour":
             v[c] = b.code(spec, "colour", blank="unknown")
@@ -245,8 +266,8 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
                 value = value.cast(pl.Int8)
             v[c] = value
         elif spec.kind == "integer" and c == "n_children":
-            raw = _trim(b.col(c))
-            n = _integer(b.col(c))
+            raw = b.col(c)
+            n = b.translate(source_of.get(c), parse_integer, pl.Int64)
             b.check(
                 "R04",
                 c,
@@ -263,8 +284,8 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
             v[f"services_{which}"] = _service_flags(b, which)
 
     # R05 mapping date
-    date_raw = _trim(b.col("mapped_on"))
-    mapped_on = _text_date(b.col("mapped_on"))
+    date_raw = b.col("mapped_on")
+    mapped_on = b.translate(source_of.get("mapped_on"), parse_text_date, pl.Date)
     if "mapped_on" in source_of and sheet.typed_dates is not None:
         mapped_on = pl.coalesce(pl.col("_typed_date"), mapped_on)
     v["mapped_on"] = mapped_on
@@ -322,17 +343,17 @@ def _service_flags(b: _Builder, which: str) -> pl.Expr:
         key = f"{which}:{service.service_code}"
         idx = b.source_of.get(key)
         raw = pl.col(f"c{idx}") if idx is not None else pl.lit(None, dtype=pl.String)
-        flag = b.lookup("yes_no", raw)
+        flag = b.lookup("yes_no", idx)
         allowed = _describe(b.book, "yes_no", b.layout.name)
         b.check(
             "R04",
             None,
             f"is not a valid yes/no answer (expected {allowed} in layout {b.layout.name})",
-            _trim(raw).is_not_null() & flag.is_null(),
+            raw.is_not_null() & flag.is_null(),
             idx,
         )
         codes.append(pl.when(flag == "true").then(pl.lit(service.service_code)))
-        raws.append(_trim(raw).is_not_null())
+        raws.append(raw.is_not_null())
     if not codes:
         return pl.lit(None, dtype=pl.List(pl.String))
     listed = pl.concat_list(codes).list.drop_nulls()
@@ -340,30 +361,28 @@ def _service_flags(b: _Builder, which: str) -> pl.Expr:
 
 
 def _service_list(b: _Builder, spec: ColumnSpec) -> pl.Expr:
-    """v3: ';'-separated service codes; 'ingen' alone = none; blank = unknown; anything else unknown is R04."""
-    mapping = b.book.values.get(("service", b.layout.name), {})
-    raw = _norm(b.col(spec.canonical))
-    tokens = (
-        raw.str.split(b.layout.list_separator)
-        .list.eval(pl.element().str.strip_chars())
-        .list.eval(pl.element().filter(pl.element() != ""))
-    )
-    none_token = b.layout.list_none_token
-    is_none = (tokens.list.len() == 1) & (tokens.list.first() == none_token)
-    codes = tokens.list.eval(pl.element().replace_strict(mapping, default=None, return_dtype=pl.String))
-    bad = raw.is_not_null() & ~is_none & (codes.list.eval(pl.element().is_null()).list.any())
+    """v3: ';'-separated service codes; 'ingen' alone = none; blank = unknown; any other token (also 'ingen' among
+    codes, or a list of separators only) is an unknown code, R04."""
+    codes = b.book.values.get(("service", b.layout.name), {})
+    none_token, separator = b.layout.list_none_token, b.layout.list_separator
+
+    def parse(raw: str) -> str | None:
+        tokens = [normalise(t) for t in raw.split(separator) if t.strip()]
+        if tokens == [none_token]:
+            return ""
+        mapped = [codes.get(t) for t in tokens]
+        if not tokens or None in mapped:
+            return None
+        return separator.join(dict.fromkeys(m for m in mapped if m is not None))
+
+    raw = b.col(spec.canonical)
+    joined = b.translate(b.source_of.get(spec.canonical), parse, pl.String)
     b.check(
         "R04",
         spec.canonical,
         f"holds a service code that is not in the list for layout {b.layout.name} "
         f"('{none_token}' may only stand alone)",
-        bad,
+        raw.is_not_null() & joined.is_null(),
     )
     empty = pl.lit([], dtype=pl.List(pl.String))
-    return (
-        pl.when(raw.is_null() | (tokens.list.len() == 0))
-        .then(None)
-        .when(is_none)
-        .then(empty)
-        .otherwise(codes.list.drop_nulls().list.unique(maintain_order=True))
-    )
+    return pl.when(joined.is_null()).then(None).when(joined == "").then(empty).otherwise(joined.str.split(separator))
