@@ -37,6 +37,17 @@ def _decode(column: str, values: tuple[str, ...]) -> pl.Expr:
     return pl.col(column).replace_strict(dict(enumerate(values)), default=None, return_dtype=pl.String)
 
 
+def _service_list(book, which: str) -> pl.Expr:
+    """Set bits of the mask as a list of service codes; empty list = none; null = unknown."""
+    joined = pl.concat_str(
+        [pl.when((pl.col(f"{which}_mask") & (1 << i)) != 0).then(pl.lit(s.code)) for i, s in enumerate(book.services)],
+        separator=";",
+        ignore_nulls=True,
+    )
+    listed = joined.str.split(";").list.eval(pl.element().filter(pl.element() != ""))
+    return pl.when(pl.col(f"{which}_known")).then(listed).alias(f"services_{which}")
+
+
 def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
     """One row per person and mapping year: the kept registration, decoded to canonical values."""
     book = load_codebook()
@@ -68,19 +79,9 @@ def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
         ),
         *(_decode(f"area_{a}", COLOURS).alias(f"area_{a}") for a in AREAS),
         _decode("living_index", COLOURS).alias("living_index"),
-        *(
-            pl.when(pl.col(f"{which}_known"))
-            .then(
-                pl.concat_list(
-                    [
-                        pl.when((pl.col(f"{which}_mask") & (1 << i)) != 0).then(pl.lit(s.code))
-                        for i, s in enumerate(book.services)
-                    ]
-                ).list.drop_nulls()
-            )
-            .alias(f"services_{which}")
-            for which in ("received", "recommended")
-        ),
+        *(_service_list(book, which) for which in ("received", "recommended")),
+        "received_mask",
+        "recommended_mask",
     ).sort(["mapping_year", "person_id"])
 
 
@@ -139,20 +140,24 @@ def housing_table(py: pl.DataFrame) -> pl.DataFrame:
 
 def services_table(py: pl.DataFrame) -> pl.DataFrame:
     book = load_codebook()
+    index = {s.code: i for i, s in enumerate(book.services)}
     frames = []
     for layout in book.layouts.values():
         part = py.filter(pl.col("layout") == layout.name)
         if part.height == 0:
             continue
         for code in layout.services_asked:
-            recv = pl.col("services_received").list.contains(code)
-            rec = pl.col("services_recommended").list.contains(code)
-            both = pl.col("services_received").is_not_null() & pl.col("services_recommended").is_not_null()
+            bit = 1 << index[code]
+            recv_known = pl.col("services_received").is_not_null()
+            rec_known = pl.col("services_recommended").is_not_null()
+            recv = recv_known & ((pl.col("received_mask") & bit) != 0)
+            rec = rec_known & ((pl.col("recommended_mask") & bit) != 0)
+            both = recv_known & rec_known
             frames.append(
                 part.group_by(KEYS)
                 .agg(
-                    recv.fill_null(False).sum().alias("received"),
-                    rec.fill_null(False).sum().alias("recommended"),
+                    recv.sum().alias("received"),
+                    rec.sum().alias("recommended"),
                     (both & recv & rec).sum().alias("status_continue"),
                     (both & ~recv & rec).sum().alias("status_new"),
                     (both & recv & ~rec).sum().alias("status_end"),
@@ -236,7 +241,7 @@ def dedup_table(registrations: pl.DataFrame) -> pl.DataFrame:
 def write_truth(registrations: pl.DataFrame, truth_dir: Path) -> dict[str, int]:
     truth_dir.mkdir(parents=True, exist_ok=True)
     py = person_year_layout_fix(person_year(registrations))
-    py.write_parquet(truth_dir / "person_year.parquet", statistics=False)
+    py.drop("received_mask", "recommended_mask").write_parquet(truth_dir / "person_year.parquet", statistics=False)
     tables = {
         "persons": persons_table(py),
         "living_conditions": living_conditions_table(py),
