@@ -51,7 +51,14 @@ def _service_list(book, which: str) -> pl.Expr:
 def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
     """One row per person and mapping year: the kept registration, decoded to canonical values."""
     book = load_codebook()
-    kept = registrations.filter(pl.col("is_winner"))
+    index = {s.code: i for i, s in enumerate(book.services)}
+    asked = {name: sum(1 << index[c] for c in lay.services_asked) for name, lay in book.layouts.items()}
+    asked_mask = pl.col("layout").replace_strict(asked, return_dtype=pl.Int32)
+    kept = registrations.filter(pl.col("is_winner")).with_columns(
+        # a service not asked in the layout is not in the file: never in the truth's sets
+        pl.col("received_mask") & asked_mask,
+        pl.col("recommended_mask") & asked_mask,
+    )
     bool_cols = ["has_children", "pregnant", "injects", "violence_exposed"]
     return kept.select(
         "person_id",

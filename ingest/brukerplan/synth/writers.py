@@ -207,7 +207,7 @@ def write_xlsx(frame: pl.DataFrame, plan: FilePlan, layout: Layout, path: Path, 
     if typed:
         for header in frame.columns:
             kind = kinds.get(header, "flags" if header not in plan.extras else "text")
-            numeric = kind in NUMERIC_KINDS or header.startswith(("Rusmiddel", "rusmiddel_"))
+            numeric = kind in NUMERIC_KINDS or kind == "code:substance_level"
             if layout.name == "v1" and kind not in ("text", "date"):
                 numeric = True  # v1 codes are numbers
             if kind == "agency" and layout.name in ("v1", "v3"):
