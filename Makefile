@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint pytest bench dbt-build docs clean help
+.PHONY: setup chromium demo test lint pytest bench dbt-build docs clean help
 
 help:
 	@echo "make setup   create .venv and install the pinned dependencies and the package"
@@ -16,7 +16,14 @@ help:
 	@echo "make bench   benchmarks, results in reports/bench/"
 	@echo "make clean   remove generated data, warehouse, published file and reports"
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# Headless Chromium from the distribution for the reports' PDFs and browser test (installed when root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (apt) for report PDFs"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: chromium is missing; run 'apt-get install chromium' as root (reports skip PDFs without it)"; fi; }
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "python3.11 not found: install Python 3.11" >&2; exit 1; }
