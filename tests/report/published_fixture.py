@@ -115,7 +115,7 @@ def _suppress(
     for column in withheld:
         row[column] = None
     row["withheld_cells"] = len(withheld)
-    row["withheld_columns"] = sorted(withheld)
+    row["withheld_columns"] = ",".join(sorted(withheld))  # as publish writes it
     return row
 
 

@@ -85,7 +85,9 @@ class Published:
         ).fetchone()
         if row is None:
             return False, None, False
-        return True, row[0], column in (row[1] or [])
+        flagged = row[1] or []
+        names = flagged if isinstance(flagged, list) else [c.strip() for c in str(flagged).split(",")]
+        return True, row[0], column in names
 
 
 def expected_value(published: Published, span: Span) -> tuple[str, float | None]:
