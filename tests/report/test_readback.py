@@ -51,7 +51,9 @@ def test_share_built_on_a_withheld_count_is_withheld_on_page(report_run: ReportR
         ).fetchone()
     finally:
         published.close()
-    assert row is not None and "persons" in row[0].split(","), "fixture should withhold 1520's serious-ROP persons in 2024"
+    assert row is not None and "persons" in row[0].split(","), (
+        "fixture should withhold 1520's serious-ROP persons in 2024"
+    )
     spans = figures_of(report_run.out / "pages" / "municipality-1520.html")
     shares = [
         s
