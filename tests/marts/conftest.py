@@ -44,6 +44,8 @@ class ChainRun:
     truth: Path
     settings: Settings
     test_outcome: DbtOutcome
+    analyses_outcome: DbtOutcome
+    compiled_analyses: Path
     scale: float
     years: str
 
@@ -80,11 +82,15 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
         outcome = run_dbt(step, settings, **dbt_paths)
         assert outcome.success, f"dbt {step[0]} failed: {outcome.failures}"
     test_outcome = run_dbt(["test", *MART_SELECTION], settings, **dbt_paths)
+    # analyses are compiled here, before any test opens the warehouse read-only in this process
+    analyses_outcome = run_dbt(["compile", "--select", "resource_type:analysis"], settings, **dbt_paths)
     return ChainRun(
         root=root,
         truth=root / "synth" / "truth",
         settings=settings,
         test_outcome=test_outcome,
+        analyses_outcome=analyses_outcome,
+        compiled_analyses=root / "dbt_target" / "compiled" / "brukerplan" / "analyses",
         scale=scale,
         years=years,
     )
@@ -94,7 +100,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
 def warehouse(chain: ChainRun) -> Iterator[duckdb.DuckDBPyConnection]:
     """The built warehouse, read-only, with the ground truth and reference data as views."""
     con = duckdb.connect(":memory:")
-    con.execute(f"attach '{chain.settings.warehouse}' as wh (read_only)")
+    con.execute(f"attach '{chain.settings.warehouse}' as brukerplan (read_only)")
     truth_files = ("persons", "housing", "living_conditions", "services", "participation", "audit_submissions")
     for name in truth_files:
         con.execute(

@@ -97,7 +97,7 @@ def test_dbt_tests_of_the_marts_pass(chain: ChainRun) -> None:
 
 def test_trends_rows_are_exactly_the_participating_geographies(warehouse: duckdb.DuckDBPyConnection) -> None:
     actual = """select geo_level, geo_code, mapping_year, user_group, participating_municipalities,
-                       population_16plus, population_18plus from wh.marts.mart_trends"""
+                       population_16plus, population_18plus from brukerplan.marts.mart_trends"""
     assert_same_rows(warehouse, actual, participation_grid(), "mart_trends participation and denominators")
 
 
@@ -107,10 +107,10 @@ def test_trends_persons_reconcile(warehouse: duckdb.DuckDBPyConnection) -> None:
                           sum_age / persons as mean_age
                    from ({truth_rollup("truth_persons", measures)})"""
     actual = """select geo_level, geo_code, mapping_year, user_group, persons, persons_18plus, men, mean_age
-                from wh.marts.mart_trends where persons > 0"""
+                from brukerplan.marts.mart_trends where persons > 0"""
     assert_same_rows(warehouse, actual, expected, "mart_trends persons")
     zero_rows_with_mean = warehouse.execute(
-        """select count(*) from wh.marts.mart_trends
+        """select count(*) from brukerplan.marts.mart_trends
            where persons = 0 and (mean_age is not null or share_men is not null)"""
     ).fetchone()[0]
     assert zero_rows_with_mean == 0
@@ -135,11 +135,11 @@ def test_trends_rates_and_previous_mapping(warehouse: duckdb.DuckDBPyConnection)
     """
     actual = """select geo_level, geo_code, mapping_year, user_group, previous_mapping_year,
                        round(rate_per_1000_16plus, 9), round(rate_per_1000_18plus, 9)
-                from wh.marts.mart_trends"""
+                from brukerplan.marts.mart_trends"""
     assert_same_rows(warehouse, actual, expected, "mart_trends rates and previous mapping")
     broken_change = warehouse.execute(
-        """select count(*) from wh.marts.mart_trends as t
-           join wh.marts.mart_trends as p
+        """select count(*) from brukerplan.marts.mart_trends as t
+           join brukerplan.marts.mart_trends as p
              on p.geo_level = t.geo_level and p.geo_code = t.geo_code and p.user_group = t.user_group
             and p.mapping_year = t.previous_mapping_year
            where t.change_persons != t.persons - p.persons or t.previous_persons != p.persons"""
@@ -149,7 +149,7 @@ def test_trends_rates_and_previous_mapping(warehouse: duckdb.DuckDBPyConnection)
 
 def test_national_totals_are_identical_as_registered_and_harmonised(warehouse: duckdb.DuckDBPyConnection) -> None:
     expected = "select mapping_year, sum(persons)::bigint from truth_persons group by all"
-    actual = """select mapping_year, persons from wh.marts.mart_trends
+    actual = """select mapping_year, persons from brukerplan.marts.mart_trends
                 where geo_level = 'country' and user_group = 'all'"""
     assert_same_rows(warehouse, actual, expected, "national persons")
 
@@ -157,7 +157,7 @@ def test_national_totals_are_identical_as_registered_and_harmonised(warehouse: d
 def test_living_conditions_reconcile(warehouse: duckdb.DuckDBPyConnection) -> None:
     expected = truth_rollup("truth_living_conditions", ["persons"], keys=("area", "colour"))
     actual = """select geo_level, geo_code, mapping_year, user_group, area, colour, persons
-                from wh.marts.mart_living_conditions where persons > 0"""
+                from brukerplan.marts.mart_living_conditions where persons > 0"""
     assert_same_rows(warehouse, actual, expected, "mart_living_conditions")
 
 
@@ -166,7 +166,7 @@ def test_housing_reconciles(warehouse: duckdb.DuckDBPyConnection) -> None:
     expected = f"""select * from ({truth_rollup("truth_housing", measures)})
                    where housing_red + housing_yellow > 0"""
     actual = f"""select geo_level, geo_code, mapping_year, user_group, {", ".join(measures)}
-                 from wh.marts.mart_housing where housing_red + housing_yellow > 0"""
+                 from brukerplan.marts.mart_housing where housing_red + housing_yellow > 0"""
     assert_same_rows(warehouse, actual, expected, "mart_housing")
 
 
@@ -183,14 +183,14 @@ def test_services_reconcile(warehouse: duckdb.DuckDBPyConnection) -> None:
     expected = f"""select * from ({truth_rollup("truth_services", measures, keys=("service_code",))})"""
     actual = """select geo_level, geo_code, mapping_year, user_group, service_code, received, recommended,
                         status_continue, status_new, status_end, status_none, persons_status_unknown
-                 from wh.marts.mart_services
+                 from brukerplan.marts.mart_services
                  where persons_status_known + persons_status_unknown > 0"""
     assert_same_rows(warehouse, actual, expected, "mart_services")
 
 
 def test_services_only_where_asked(warehouse: duckdb.DuckDBPyConnection) -> None:
     expected = "select distinct mapping_year, service_code from truth_services"
-    actual = "select distinct mapping_year, service_code from wh.marts.mart_services"
+    actual = "select distinct mapping_year, service_code from brukerplan.marts.mart_services"
     assert_same_rows(warehouse, actual, expected, "services asked per year")
 
 
@@ -232,7 +232,7 @@ def test_received_at_next_mapping_reconciles(warehouse: duckdb.DuckDBPyConnectio
         having received_at_next_mapping > 0
     """
     actual = """select geo_code, mapping_year, service_code, received_at_next_mapping
-                from wh.marts.mart_services
+                from brukerplan.marts.mart_services
                 where geo_level = 'municipality' and user_group = 'all' and received_at_next_mapping > 0"""
     assert_same_rows(warehouse, actual, expected, "received at next mapping")
 
@@ -243,7 +243,7 @@ def test_data_quality_reconciles(warehouse: duckdb.DuckDBPyConnection) -> None:
                    from truth_audit_submissions"""
     actual = """select municipality_code_registered, mapping_year, submission_id, registrations_raw, superseded,
                        duplicates_removed, duplicates_cross_municipality, persons
-                from wh.marts.mart_data_quality"""
+                from brukerplan.marts.mart_data_quality"""
     assert_same_rows(warehouse, actual, expected, "mart_data_quality")
 
 
@@ -253,9 +253,9 @@ def test_participation_mart_reconciles(warehouse: duckdb.DuckDBPyConnection) -> 
         from ({participation_grid()}) where user_group = 'all'
     """
     actual = """select geo_level, geo_code, mapping_year, municipalities_participating, population_16plus_covered
-                from wh.marts.mart_participation where is_participating"""
+                from brukerplan.marts.mart_participation where is_participating"""
     assert_same_rows(warehouse, actual, expected, "mart_participation")
     registrations = """select mapping_year, sum(current_registrations)::bigint from truth_participation group by all"""
-    actual_registrations = """select mapping_year, registrations from wh.marts.mart_participation
+    actual_registrations = """select mapping_year, registrations from brukerplan.marts.mart_participation
                               where geo_level = 'country'"""
     assert_same_rows(warehouse, actual_registrations, registrations, "current registrations")
