@@ -268,13 +268,15 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                     )
                 )
                 later = [y for y in years_of if y > year]
-                for service, _nb, _en in SERVICES:
+                for service_order, (service, _nb, _en) in enumerate(SERVICES, start=1):
                     if service == "ips" and year < 2019:
                         continue  # not asked before 2019: no row
                     cont = cell_rng.randint(0, persons // 4) if persons else 0
                     end = cell_rng.randint(0, persons // 8) if persons else 0
                     new = cell_rng.randint(0, persons // 5) if persons else 0
                     received, recommended = cont + end, cont + new
+                    again = cell_rng.randint(recommended // 2, recommended) if later else None
+                    received_next = cell_rng.randint(0, again) if again is not None else None
                     services.append(
                         _suppress(
                             {
@@ -292,9 +294,11 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                                 "gap": recommended - received,
                                 "share_received": received / persons if persons else None,
                                 "share_recommended": recommended / persons if persons else None,
+                                "service_order": service_order,
                                 "next_mapping_year": later[0] if later else None,
-                                "received_at_next_mapping": cell_rng.randint(0, recommended) if later else None,
-                                "share_received_at_next_mapping": None,
+                                "is_asked_at_next_mapping": True if later else None,
+                                "recommended_mapped_again_at_next_mapping": again,
+                                "recommended_received_at_next_mapping": received_next,
                             },
                             (
                                 "received",
@@ -302,20 +306,17 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                                 "status_continue",
                                 "status_new",
                                 "status_end",
-                                "received_at_next_mapping",
+                                "recommended_mapped_again_at_next_mapping",
+                                "recommended_received_at_next_mapping",
                             ),
                             {
                                 "gap": ("received", "recommended"),
                                 "share_received": ("received",),
                                 "share_recommended": ("recommended",),
-                                "share_received_at_next_mapping": ("received_at_next_mapping", "recommended"),
                             },
                             threshold,
                         )
                     )
-                    last = services[-1]
-                    if "share_received_at_next_mapping" not in last["withheld_columns"] and later and recommended:
-                        last["share_received_at_next_mapping"] = last["received_at_next_mapping"] / recommended
 
     data_quality, dim_municipality = [], []
     for m in MUNICIPALITIES:
@@ -353,7 +354,6 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                                 "duplicates_removed": 6,
                                 "duplicates_cross_municipality": 2,
                                 "persons": persons,
-                                "quarantined_files": 0,
                             },
                             (
                                 "registrations_raw",

@@ -280,6 +280,8 @@ class PageBuilder:
         return sections
 
     def next_mapping(self, column: Column, group: str) -> dict[str, Any] | None:
+        """The previous mapping's recommendations followed up at this mapping: of the persons recommended a
+        service then and mapped again now, how many received it now (mart_services, decision M4)."""
         previous = self.trends(column, "previous_mapping_year", group, "year")
         if not previous.shown or previous.value is None:
             return None
@@ -288,23 +290,25 @@ class PageBuilder:
         rows = []
         for service in self.published.service_order:
             row = self.published.row("mart_services", **prev.key(user_group=group), service_code=service)
-            if row is None or row.get("next_mapping_year") not in (column.year, None):
+            if row is None or row.get("next_mapping_year") != column.year:
                 continue
-            if row.get("next_mapping_year") is None:
+            if row.get("is_asked_at_next_mapping") is False:
                 continue
             key = prev.key(user_group=group, service_code=service)
-            recommended = cell(self.published, "mart_services", "recommended", "count", **key)
-            received_next = cell(self.published, "mart_services", "received_at_next_mapping", "count", **key)
-            if "share_received_at_next_mapping" in row.values:
-                share = cell(self.published, "mart_services", "share_received_at_next_mapping", "share", **key)
-            else:
-                share = ratio(received_next, recommended)
+
+            def one(name: str, key: dict[str, Any] = key) -> Figure:
+                return cell(self.published, "mart_services", name, "count", **key)
+
+            recommended = one("recommended")
+            again = one("recommended_mapped_again_at_next_mapping")
+            received = one("recommended_received_at_next_mapping")
             rows.append(
                 {
                     "label": self.dim_label("service", service),
                     "recommended": recommended,
-                    "received_next": received_next,
-                    "share": share,
+                    "again": again,
+                    "received": received,
+                    "share": ratio(received, again),
                     "order": -(float(recommended.value) if recommended.shown and recommended.value else -1.0),
                 }
             )
@@ -324,6 +328,8 @@ class PageBuilder:
         rows = self.published.data_quality.get((column.geo.level, column.geo.code, column.year), [])
         for name in self.config.data_quality_columns:
             parts = []
+            if rows and name not in rows[0].values:
+                continue  # not in this published file
             for row in rows:
                 key = {k: row.get(k) for k in self.published.keys["mart_data_quality"]}
                 parts.append(cell(self.published, "mart_data_quality", name, "count", **key))

@@ -210,10 +210,11 @@ def load_published(path: Path, config: ReportConfig, default_threshold: int) -> 
             data_quality[(level, code, int(year))].append(row)
 
     service_labels = labels["service"]
+    order_in_mart = {str(k[4]): r.get("service_order") for k, r in tables["mart_services"].items()}
     service_order = tuple(
         sorted(
-            {str(k[4]) for k in tables["mart_services"]},
-            key=lambda s: (int(service_labels.get(s, {}).get("sort_order") or 999), s),
+            order_in_mart,
+            key=lambda s: (int(order_in_mart[s] or service_labels.get(s, {}).get("sort_order") or 999), s),
         )
     )
     return Published(
