@@ -117,7 +117,7 @@ def test_q06_layout_not_of_the_year(extracts, run_ingest, tmp_settings):
 
 
 class FailingValidator:
-    def validate(self, table: pa.Table, year: int) -> ValidationOutcome:
+    def validate(self, table: pa.Table) -> ValidationOutcome:
         return ValidationOutcome(False, {"success": False, "why": "forced by the test"}, ["forced(failure)"])
 
 
@@ -152,7 +152,7 @@ def test_real_suite_fails_on_bad_data(gx_validator, extracts, run_ingest, tmp_se
     [_f] = run_ingest([path]).files
     table = pq.read_table(next((tmp_settings.landing / "registrations").rglob("part-0.parquet")))
     doubled = pa.concat_tables([table, table])  # lineage key (submission_id, source_row) no longer unique
-    outcome = gx_validator.validate(doubled, 2016)
+    outcome = gx_validator.validate(doubled)
     assert not outcome.success
     assert any("compound_columns_to_be_unique" in x for x in outcome.failed)
 

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from brukerplan import __version__
 from brukerplan.codes import CodeBook, load_codebook
 from brukerplan.ingest.errors import Quarantine
@@ -17,12 +19,14 @@ from brukerplan.ingest.landing import Known, LandingZone, now_utc
 from brukerplan.ingest.mapping import map_sheet
 from brukerplan.ingest.readers import DELIMITER_NAMES, read_file
 from brukerplan.ingest.reference import load_municipalities
-from brukerplan.ingest.rules import apply_rules
+from brukerplan.ingest.rules import Outcome, apply_rules
 from brukerplan.ingest.validation import GxValidator, Validator
 from brukerplan.settings import Settings
 
 EXTENSIONS = (".xlsx", ".csv")
 SAMPLE_REJECTS = 20
+BATCH_ROWS = 200_000
+"""Files waiting for validation are validated together once they hold this many landed rows (or at the end)."""
 
 
 class UsageError(ValueError):
@@ -32,7 +36,7 @@ class UsageError(ValueError):
 @dataclass
 class FileResult:
     path: Path
-    status: str  # landed | already landed | already quarantined | quarantined
+    status: str  # landed | already landed | already quarantined | quarantined (validating while in a batch)
     layout: str | None = None
     fmt: str | None = None
     rows_read: int = 0
@@ -101,10 +105,24 @@ def sha256_of(path: Path) -> str:
 
 
 @dataclass
+class _Pending:
+    """A file that passed every rule up to validation, waiting for its batch to be validated."""
+
+    path: Path
+    sha: str
+    name: ExtractName
+    outcome: Outcome
+    record: dict
+    result: FileResult
+    duplicates: list[FileResult] = field(default_factory=list)
+
+
+@dataclass
 class Ingestor:
     settings: Settings
     validator: Validator | None = None
     book: CodeBook = field(default_factory=load_codebook)
+    batch_rows: int = BATCH_ROWS
 
     def __post_init__(self) -> None:
         if self.validator is None:
@@ -123,20 +141,44 @@ class Ingestor:
         with LandingZone(self.settings.landing, lock_timeout, on_wait) as zone:
             result.cleaned = zone.cleaned
             known = zone.known()
+            pending: list[_Pending] = []
+            by_sha: dict[str, _Pending] = {}
             for path, name in ordered:
                 if on_file:
                     on_file(path, None)
-                outcome = self.ingest_file(zone, known, path, name)
-                result.files.append(outcome)
+                file_result = self._prepare(zone, known, path, name, pending, by_sha)
+                result.files.append(file_result)
+                if sum(p.outcome.rows_landed for p in pending) >= self.batch_rows:
+                    self._flush(zone, known, pending)
                 if on_file:
-                    on_file(path, outcome)
+                    on_file(path, file_result)
+            self._flush(zone, known, pending)
         result.seconds = time.perf_counter() - started
         return result
 
-    def ingest_file(self, zone: LandingZone, known: Known, path: Path, name: ExtractName | None) -> FileResult:
+    def _prepare(
+        self,
+        zone: LandingZone,
+        known: Known,
+        path: Path,
+        name: ExtractName | None,
+        pending: list[_Pending],
+        by_sha: dict[str, _Pending],
+    ) -> FileResult:
         started = time.perf_counter()
         sha = sha256_of(path)
-        submission_id = sha[:16]
+        if sha in by_sha:
+            first_pending = by_sha[sha]
+            duplicate = FileResult(
+                path,
+                "already landed",
+                first_pending.result.layout,
+                first_pending.result.fmt,
+                submission_id=sha[:16],
+                message=f"same bytes as {first_pending.path.name} (submission {sha[:16]})",
+            )
+            first_pending.duplicates.append(duplicate)
+            return duplicate
         if sha in known.landed:
             first = known.landed[sha]
             return FileResult(
@@ -155,29 +197,82 @@ class Ingestor:
                 rule_id=first.get("rule_id"),
                 message=f"same bytes as {first['original_name']}, quarantined under {first['rule_id']}",
             )
-        result = FileResult(path, "quarantined", submission_id=submission_id)
+        result = FileResult(path, "validating", submission_id=sha[:16])
         try:
-            self._land(zone, known, path, name, sha, result)
+            ready = self._check(known, path, name, sha, result)
         except Quarantine as q:
-            report = {
-                "sha256": sha,
-                "original_name": path.name,
-                "rule_id": q.rule_id,
-                "message": q.message,
-                "details": q.details,
-                "quarantined_at": now_utc().isoformat(),
-            }
-            attachments = {"validation.json": q.details.pop("validation")} if "validation" in q.details else None
-            zone.quarantine(path, sha, path.name, report, attachments)
-            known.quarantined[sha] = report
-            result.status, result.rule_id, result.message = "quarantined", q.rule_id, q.message
-            result.submission_id = None
+            self._quarantine(zone, known, path, sha, q, result)
+        else:
+            pending.append(ready)
+            by_sha[sha] = ready
+            known.deliveries[_delivery_key(ready.name)] = ready.record
         result.seconds = time.perf_counter() - started
         return result
 
-    def _land(
-        self, zone: LandingZone, known: Known, path: Path, name: ExtractName | None, sha: str, result: FileResult
+    def _quarantine(
+        self, zone: LandingZone, known: Known, path: Path, sha: str, q: Quarantine, result: FileResult
     ) -> None:
+        report = {
+            "sha256": sha,
+            "original_name": path.name,
+            "rule_id": q.rule_id,
+            "message": q.message,
+            "details": q.details,
+            "quarantined_at": now_utc().isoformat(),
+        }
+        attachments = {"validation.json": q.details.pop("validation")} if "validation" in q.details else None
+        zone.quarantine(path, sha, path.name, report, attachments)
+        known.quarantined[sha] = report
+        result.status, result.rule_id, result.message = "quarantined", q.rule_id, q.message
+        result.submission_id = None
+
+    def _flush(self, zone: LandingZone, known: Known, pending: list[_Pending]) -> None:
+        """Validate the waiting files in one suite run (each alone when that fails), then land them in order."""
+        if not pending:
+            return
+        assert self.validator is not None
+        started = time.perf_counter()
+        batch = [p.record["submission_id"] for p in pending]
+        together = self.validator.validate(pa.concat_tables([p.outcome.registrations for p in pending]))
+        outcomes = (
+            [together] * len(pending)
+            if together.success
+            else [self.validator.validate(p.outcome.registrations) for p in pending]
+        )
+        share = (time.perf_counter() - started) / len(pending)
+        for item, validation in zip(pending, outcomes, strict=True):
+            item.result.seconds += share
+            if not validation.success:
+                known.deliveries.pop(_delivery_key(item.name), None)
+                place = item.path.name
+                q = Quarantine(
+                    "Q08",
+                    f"{place}: the landed data fail the validation suite ({len(validation.failed)} expectation(s): "
+                    f"{'; '.join(validation.failed[:5])})",
+                    {"failed_expectations": validation.failed, "validation": validation.result},
+                )
+                self._quarantine(zone, known, item.path, item.sha, q, item.result)
+                for duplicate in item.duplicates:
+                    duplicate.status, duplicate.rule_id = "already quarantined", "Q08"
+                continue
+            payload = dict(validation.result)
+            payload["validated_with"] = batch if validation is together else [item.record["submission_id"]]
+            started_land = time.perf_counter()
+            zone.land(
+                item.record["submission_id"],
+                item.name.year,
+                item.outcome.registrations,
+                item.outcome.rejects,
+                payload,
+                item.record,
+            )
+            item.result.seconds += time.perf_counter() - started_land
+            known.landed[item.sha] = item.record
+            item.result.status = "landed"
+        pending.clear()
+
+    def _check(self, known: Known, path: Path, name: ExtractName | None, sha: str, result: FileResult) -> _Pending:
+        """Every file rule up to Q07 (Q08 comes with the validation of the batch)."""
         if name is None:
             try:
                 parse_name(path.name)
@@ -203,13 +298,13 @@ class Ingestor:
         if sheet.data.height == 0:
             raise Quarantine("Q04", f"{place}: no data rows below the header row (row {sheet.header_row})")
         result.rows_read = sheet.data.height
-        clash = known.deliveries.get((name.year, name.scope, name.delivered_on.isoformat(), name.seq))
+        clash = known.deliveries.get(_delivery_key(name))
         if clash is not None:
             raise Quarantine(
                 "Q09",
-                f"{path.name}: same mapping year, scope, delivery date and seq as the already landed "
-                f"{clash['original_name']} (submission {clash['submission_id']}) but different bytes; "
-                "the order of the two deliveries is ambiguous",
+                f"{path.name}: same mapping year, scope, delivery date and seq as {clash['original_name']} "
+                f"(submission {clash['submission_id']}) but different bytes; the order of the two deliveries "
+                "is ambiguous",
                 {"landed_submission_id": clash["submission_id"], "landed_name": clash["original_name"]},
             )
         ingested_at = now_utc()
@@ -230,15 +325,6 @@ class Ingestor:
                     "rejected_by_rule": by_rule,
                     "sample_rejects": outcome.rejects.column("message").to_pylist()[:SAMPLE_REJECTS],
                 },
-            )
-        assert self.validator is not None
-        validation = self.validator.validate(outcome.registrations, name.year)
-        if not validation.success:
-            raise Quarantine(
-                "Q08",
-                f"{place}: the landed data fail the validation suite ({len(validation.failed)} expectation(s): "
-                f"{'; '.join(validation.failed[:5])})",
-                {"failed_expectations": validation.failed, "validation": validation.result},
             )
         record = {
             "submission_id": sha[:16],
@@ -262,7 +348,8 @@ class Ingestor:
             "ingested_at": ingested_at.isoformat(),
             "software_version": __version__,
         }
-        zone.land(sha[:16], name.year, outcome.registrations, outcome.rejects, validation.result, record)
-        known.landed[sha] = record
-        known.deliveries[(name.year, name.scope, name.delivered_on.isoformat(), name.seq)] = record
-        result.status = "landed"
+        return _Pending(path, sha, name, outcome, record, result)
+
+
+def _delivery_key(name: ExtractName) -> tuple:
+    return (name.year, name.scope, name.delivered_on.isoformat(), name.seq)
