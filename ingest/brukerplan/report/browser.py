@@ -239,9 +239,15 @@ class Tab:
         return result.get("result", {}).get("value")
 
     def pdf(self, path: Path) -> None:
-        self.evaluate("document.querySelectorAll('details').forEach(function (d) { d.open = true; })")
         data = self._call(
-            "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True, "displayHeaderFooter": False}
+            "Page.printToPDF",
+            {
+                "printBackground": True,
+                "preferCSSPageSize": True,
+                "displayHeaderFooter": False,
+                "generateTaggedPDF": False,  # about a third faster; the HTML page is the accessible version
+                "generateDocumentOutline": False,
+            },
         )["data"]
         path.write_bytes(base64.b64decode(data))
 

@@ -44,7 +44,7 @@ class Series:
     dashed: bool = False
 
 
-def line_chart(series: list[Series], years: list[int], fmt: NumberFormat, title: str, legend_note: str = "") -> Markup:
+def line_chart(series: list[Series], years: list[int], fmt: NumberFormat, title: str) -> Markup:
     """One line per series over `years`; a year without a value breaks the line (a gap, never a zero)."""
     left, right, top, bottom = 56, 16, 16, 56
     height = 260
@@ -110,8 +110,6 @@ def line_chart(series: list[Series], years: list[int], fmt: NumberFormat, title:
         )
         body.append(_text(x + 28, legend_y, s.name, size=11))
         x += 40 + 7 * len(s.name)
-    if legend_note:
-        body.append(_text(WIDTH - right, legend_y, legend_note, "end", 10, "note"))
     return _svg(height, body, title)
 
 

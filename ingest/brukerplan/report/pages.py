@@ -159,7 +159,7 @@ class PageBuilder:
             table.append({"year": y, "mapped": True, "figures": figures})
         text = self.labels["text"]
         return {
-            "rate_chart": charts.line_chart(rate_series, years, self.fmt, text["trend_rate"], text["trend_gap_note"]),
+            "rate_chart": charts.line_chart(rate_series, years, self.fmt, text["trend_rate"]),
             "persons_chart": charts.line_chart(persons_series, years, self.fmt, text["trend_persons"]),
             "table": table,
             "groups": [self.group_label(g) for g in self.config.trend_groups],
