@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from brukerplan.settings import Settings
 from tests.core.landing_fixture import Submission, registration, write_submission
 
 D = dt.date
+RULE_MODELS = (
+    "int_current_submission",
+    "int_age",
+    "int_deduplication",
+    "int_classification",
+    "int_harmonisation",
+    "int_population",
+)
 # Person pseudonyms: 16 hex characters.
 P = {n: f"{n:016x}" for n in range(1, 20)}
 UNKNOWN_MENTAL = {"area_mental_health": "unknown"}
@@ -145,16 +154,24 @@ def module_settings(root: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    root = tmp_path_factory.mktemp("core_build")
+def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("core_build")
+
+
+@pytest.fixture(scope="module")
+def built(build_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    root = build_root
     settings = module_settings(root)
     visible, partial = _scenario()
     for sub in visible:
         write_submission(settings.landing, sub)
     for sub in partial:
         write_submission(settings.landing, sub, with_record=False)
-    outcome = run_dbt(["build", *CORE_SELECTION], settings, target_path=root / "target", log_path=root / "logs")
+    paths = {"target_path": root / "target", "log_path": root / "logs"}
+    outcome = run_dbt(["build", *CORE_SELECTION], settings, **paths)
     assert outcome.success, outcome.failures
+    docs = run_dbt(["docs", "generate", *CORE_SELECTION[:4]], settings, **paths)
+    assert docs.success, docs.failures
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     yield con
     con.close()
@@ -272,3 +289,24 @@ def test_dbt_build_on_an_empty_landing_zone(tmp_settings: Settings, dbt: Callabl
         assert con.execute("select count(*) from core.dim_municipality").fetchone()[0] > 800
     finally:
         con.close()
+
+
+def test_every_model_and_column_of_this_area_is_documented(built: duckdb.DuckDBPyConnection, build_root: Path) -> None:
+    """dbt docs generate worked, and every column that exists in the warehouse has a description."""
+    target = build_root / "target"
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((target / "catalog.json").read_text(encoding="utf-8"))
+    ours = ("models/staging/", "models/core/", *(f"models/intermediate/{m}.sql" for m in RULE_MODELS))
+    checked = 0
+    undocumented = []
+    for uid, entry in catalog["nodes"].items():
+        node = manifest["nodes"].get(uid)
+        if node is None or node["resource_type"] != "model" or not node["original_file_path"].startswith(ours):
+            continue
+        checked += 1
+        if not node["description"].strip():
+            undocumented.append(node["name"])
+        described = {name.lower() for name, col in node["columns"].items() if col["description"].strip()}
+        undocumented += [f"{node['name']}.{col}" for col in entry["columns"] if col.lower() not in described]
+    assert checked >= 30
+    assert undocumented == []
