@@ -2,7 +2,10 @@
 -- submission. raw = landed + rejected; landed = superseded (rule 1) + duplicates removed (rule 3) + persons
 -- counted. A rejected row is attributed to its municipality code when that code is in force in the mapping
 -- year, otherwise to the file's municipality when the file has a municipality scope, otherwise to 9999
--- (Statistics Norway's code for an unknown municipality).
+-- (Statistics Norway's code for an unknown municipality). A quarantined file lands nothing; it has one row per
+-- municipality in force within its scope (a municipality, every municipality of a county, or all), with its
+-- would-be submission id, is_quarantined = true and zero counts. A file whose name gives no year or scope (Q05) is
+-- attributable to no municipality and is not in this mart.
 
 {%- set reject_rules = ['R01', 'R02', 'R03', 'R04', 'R05', 'R06', 'R07'] %}
 
@@ -53,6 +56,18 @@ persons as (
         mapping_year,
         municipality_code_registered
     from {{ ref('fct_person_year') }}
+),
+
+quarantined as (
+    select
+        submission_id,
+        original_name,
+        rule_id,
+        mapping_year,
+        scope,
+        scope_type
+    from {{ ref('stg_landing__quarantine') }}
+    where mapping_year is not null
 ),
 
 municipalities_in_force as (
@@ -127,6 +142,31 @@ person_counts as (
     group by all
 ),
 
+quarantine_attributed as (
+    select
+        municipalities_in_force.municipality_code_registered,
+        quarantined.mapping_year,
+        quarantined.submission_id,
+        quarantined.original_name,
+        quarantined.scope,
+        quarantined.rule_id
+    from quarantined
+    inner join municipalities_in_force
+        on
+            quarantined.mapping_year = municipalities_in_force.mapping_year
+            and (
+                quarantined.scope_type = 'national'
+                or (
+                    quarantined.scope_type = 'county'
+                    and left(municipalities_in_force.municipality_code_registered, 2) = substr(quarantined.scope, 2)
+                )
+                or (
+                    quarantined.scope_type = 'municipality'
+                    and municipalities_in_force.municipality_code_registered = substr(quarantined.scope, 2)
+                )
+            )
+),
+
 audit_keys as (
     select
         municipality_code_registered,
@@ -139,48 +179,84 @@ audit_keys as (
         mapping_year,
         submission_id
     from reject_counts
+),
+
+submission_rows as (
+    select
+        audit_keys.municipality_code_registered,
+        audit_keys.mapping_year,
+        audit_keys.submission_id,
+        submissions.original_name as source_file,
+        submissions.scope,
+        submissions.layout,
+        submissions.delivered_on,
+        submissions.delivery_seq,
+        false as is_quarantined,
+        cast(null as varchar) as quarantine_rule_id,
+        coalesce(landed_counts.registrations_landed, 0) - coalesce(landed_counts.superseded, 0) > 0 as is_current,
+        coalesce(landed_counts.registrations_landed, 0) + coalesce(reject_counts.rejected, 0) as registrations_raw,
+        coalesce(landed_counts.registrations_landed, 0) as registrations_landed,
+        coalesce(reject_counts.rejected, 0) as rejected,
+        {%- for rule_id in reject_rules %}
+            coalesce(reject_counts.rejected_{{ rule_id | lower }}, 0) as rejected_{{ rule_id | lower }},
+        {%- endfor %}
+        coalesce(landed_counts.superseded, 0) as superseded,
+        coalesce(duplicate_counts.duplicates_removed, 0) as duplicates_removed,
+        coalesce(duplicate_counts.duplicates_cross_municipality, 0) as duplicates_cross_municipality,
+        coalesce(person_counts.persons, 0) as persons,
+        0 as quarantined_files
+    from audit_keys
+    left join submissions
+        on audit_keys.submission_id = submissions.submission_id
+    left join landed_counts
+        on
+            audit_keys.municipality_code_registered = landed_counts.municipality_code_registered
+            and audit_keys.mapping_year = landed_counts.mapping_year
+            and audit_keys.submission_id = landed_counts.submission_id
+    left join reject_counts
+        on
+            audit_keys.municipality_code_registered = reject_counts.municipality_code_registered
+            and audit_keys.mapping_year = reject_counts.mapping_year
+            and audit_keys.submission_id = reject_counts.submission_id
+    left join duplicate_counts
+        on
+            audit_keys.municipality_code_registered = duplicate_counts.municipality_code_registered
+            and audit_keys.mapping_year = duplicate_counts.mapping_year
+            and audit_keys.submission_id = duplicate_counts.submission_id
+    left join person_counts
+        on
+            audit_keys.municipality_code_registered = person_counts.municipality_code_registered
+            and audit_keys.mapping_year = person_counts.mapping_year
+            and audit_keys.submission_id = person_counts.submission_id
+),
+
+quarantine_rows as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        original_name as source_file,
+        scope,
+        cast(null as varchar) as layout,
+        cast(null as date) as delivered_on,
+        cast(null as integer) as delivery_seq,
+        true as is_quarantined,
+        rule_id as quarantine_rule_id,
+        false as is_current,
+        0 as registrations_raw,
+        0 as registrations_landed,
+        0 as rejected,
+        {%- for rule_id in reject_rules %}
+            0 as rejected_{{ rule_id | lower }},
+        {%- endfor %}
+        0 as superseded,
+        0 as duplicates_removed,
+        0 as duplicates_cross_municipality,
+        0 as persons,
+        1 as quarantined_files
+    from quarantine_attributed
 )
 
-select
-    audit_keys.municipality_code_registered,
-    audit_keys.mapping_year,
-    audit_keys.submission_id,
-    submissions.original_name as source_file,
-    submissions.scope,
-    submissions.layout,
-    submissions.delivered_on,
-    submissions.delivery_seq,
-    coalesce(landed_counts.registrations_landed, 0) - coalesce(landed_counts.superseded, 0) > 0 as is_current,
-    coalesce(landed_counts.registrations_landed, 0) + coalesce(reject_counts.rejected, 0) as registrations_raw,
-    coalesce(landed_counts.registrations_landed, 0) as registrations_landed,
-    coalesce(reject_counts.rejected, 0) as rejected,
-    {%- for rule_id in reject_rules %}
-        coalesce(reject_counts.rejected_{{ rule_id | lower }}, 0) as rejected_{{ rule_id | lower }},
-    {%- endfor %}
-    coalesce(landed_counts.superseded, 0) as superseded,
-    coalesce(duplicate_counts.duplicates_removed, 0) as duplicates_removed,
-    coalesce(duplicate_counts.duplicates_cross_municipality, 0) as duplicates_cross_municipality,
-    coalesce(person_counts.persons, 0) as persons
-from audit_keys
-left join submissions
-    on audit_keys.submission_id = submissions.submission_id
-left join landed_counts
-    on
-        audit_keys.municipality_code_registered = landed_counts.municipality_code_registered
-        and audit_keys.mapping_year = landed_counts.mapping_year
-        and audit_keys.submission_id = landed_counts.submission_id
-left join reject_counts
-    on
-        audit_keys.municipality_code_registered = reject_counts.municipality_code_registered
-        and audit_keys.mapping_year = reject_counts.mapping_year
-        and audit_keys.submission_id = reject_counts.submission_id
-left join duplicate_counts
-    on
-        audit_keys.municipality_code_registered = duplicate_counts.municipality_code_registered
-        and audit_keys.mapping_year = duplicate_counts.mapping_year
-        and audit_keys.submission_id = duplicate_counts.submission_id
-left join person_counts
-    on
-        audit_keys.municipality_code_registered = person_counts.municipality_code_registered
-        and audit_keys.mapping_year = person_counts.mapping_year
-        and audit_keys.submission_id = person_counts.submission_id
+select * from submission_rows
+union all by name
+select * from quarantine_rows
