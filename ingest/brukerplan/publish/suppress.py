@@ -21,6 +21,7 @@ The outcome is the table `withheld` (tbl, row_id, col, reason) in the given conn
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -276,9 +277,46 @@ def _singleton_rounds(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         rounds += 1
 
 
-def _audit(con: duckdb.DuckDBPyConnection, audit_limit: int, stats: SuppressionStats) -> int:
+def _pieces(
+    members: np.ndarray, eq_index: np.ndarray, cell_index: np.ndarray, limit: int, stats: SuppressionStats
+) -> list[np.ndarray]:
+    """Sub-systems of at most `limit` unknowns to check exactly. A group that is too large is split by leaving
+    out its largest equations (a cell fixed by part of the equations is fixed by all of them, so whatever the
+    pieces reveal is real; what only the left-out equations would reveal is not seen)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(np.unique(cell_index[members])) <= limit:
+        return [members]
+    _, local_eq, sizes = np.unique(eq_index[members], return_inverse=True, return_counts=True)
+    member_sizes = sizes[local_eq]
+    if member_sizes.max() <= 2:
+        stats.unaudited_groups += 1
+        return []
+    kept = members[member_sizes < member_sizes.max()]
+    if len(kept) == 0:
+        return []
+    _, k_eq = np.unique(eq_index[kept], return_inverse=True)
+    _, k_cell = np.unique(cell_index[kept], return_inverse=True)
+    n_eq, n_cell = int(k_eq.max()) + 1, int(k_cell.max()) + 1
+    graph = coo_matrix((np.ones(len(kept)), (k_eq, n_eq + k_cell)), shape=(n_eq + n_cell, n_eq + n_cell))
+    _, labels = connected_components(graph, directed=False)
+    member_labels = labels[k_eq]
+    order = np.argsort(member_labels, kind="stable")
+    boundaries = np.flatnonzero(np.diff(member_labels[order])) + 1
+    out: list[np.ndarray] = []
+    for sub in np.split(order, boundaries):
+        out += _pieces(kept[sub], eq_index, cell_index, limit, stats)
+    return out
+
+
+def _audit(
+    con: duckdb.DuckDBPyConnection, audit_limit: int, stats: SuppressionStats, clean: set[int] | None = None
+) -> int:
     """Exact check of every connected group of withheld cells; withholds more where a cell is determined.
+    `clean` remembers the sub-systems already found sound (they cannot change without a new withheld cell).
     Returns the number of cells added."""
+    clean = set() if clean is None else clean
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -302,26 +340,35 @@ def _audit(con: duckdb.DuckDBPyConnection, audit_limit: int, stats: SuppressionS
     order = np.argsort(member_labels, kind="stable")
     boundaries = np.flatnonzero(np.diff(member_labels[order])) + 1
     determined_cells: list[int] = []
+    determined_groups: list[tuple[int, int]] = []  # (group number, equation id) of groups with a fixed cell
     for group in np.split(order, boundaries):
-        cells_here, local_cell = np.unique(cell_index[group], return_inverse=True)
-        _, local_eq = np.unique(eq_index[group], return_inverse=True)
-        size = len(cells_here)
+        size = len(np.unique(cell_index[group]))
         stats.largest_group = max(stats.largest_group, size)
-        if size > audit_limit:
-            stats.unaudited_groups += 1
-            continue
-        stats.audited_groups += 1
-        equations: dict[int, dict[int, int]] = {}
-        for e, c, k in zip(local_eq.tolist(), local_cell.tolist(), coefs[group].tolist(), strict=True):
-            equations.setdefault(e, {})[c] = int(k)
-        determined_cells += [int(cell_codes[cells_here[j]]) for j in determined_unknowns(list(equations.values()))]
+        for piece in _pieces(group, eq_index, cell_index, audit_limit, stats):
+            cells_here, local_cell = np.unique(cell_index[piece], return_inverse=True)
+            eqs_here, local_eq = np.unique(eq_index[piece], return_inverse=True)
+            signature = hash((cells_here.tobytes(), eqs_here.tobytes()))
+            if signature in clean:
+                continue  # unchanged since an audit that found nothing
+            stats.audited_groups += 1
+            equations: dict[int, dict[int, int]] = {}
+            for e, c, k in zip(local_eq.tolist(), local_cell.tolist(), coefs[piece].tolist(), strict=True):
+                equations.setdefault(e, {})[c] = int(k)
+            fixed = [int(cell_codes[cells_here[j]]) for j in determined_unknowns(list(equations.values()))]
+            if fixed:
+                determined_cells += fixed
+                number = len({g for g, _ in determined_groups})
+                determined_groups += [(number, int(e)) for e in eq_codes[eqs_here]]
+            else:
+                clean.add(signature)
     if not determined_cells:
         return 0
     con.execute("create or replace temp table determined as select unnest(?::bigint[]) as cell_id", [determined_cells])
     con.execute(
         """
-        create or replace temp table picked as
-        select distinct min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id)) as cell_id
+        create or replace temp table picked_for as
+        select d.cell_id as fixed,
+            min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id)) as picked
         from determined d
         join members md on md.cell_id = d.cell_id
         join members m on m.eq_id = md.eq_id
@@ -330,63 +377,105 @@ def _audit(con: duckdb.DuckDBPyConnection, audit_limit: int, stats: SuppressionS
         group by d.cell_id
         """
     )
-    return _withhold(con, "picked", "complementary")
+    con.execute("create or replace temp table picked as select picked as cell_id from picked_for")
+    con.execute("alter table picked_for rename column fixed to cell_id")
+    # a fixed cell whose own equations are all withheld already: the smallest shown cell of every equation of
+    # its withheld neighbours (cells sharing an equation with it); failing that, of any equation of its group
+    con.execute(
+        """
+        create or replace temp table stuck as
+        select d.cell_id from determined d
+        where d.cell_id not in (select cell_id from picked_for)
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table neighbour_pick as
+        select s.cell_id as fixed,
+            min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id)) as cell_id
+        from stuck s
+        join members m1 on m1.cell_id = s.cell_id
+        join members mn on mn.eq_id = m1.eq_id
+        join members m2 on m2.cell_id = mn.cell_id and m2.eq_id != m1.eq_id
+        join members m on m.eq_id = m2.eq_id
+        join cells c on c.cell_id = m.cell_id
+        where not c.withheld
+        group by s.cell_id, m2.eq_id
+        """
+    )
+    con.execute("insert into picked select cell_id from neighbour_pick")
+    con.execute(
+        "create or replace temp table determined_groups as select unnest(?::bigint[]) as grp, "
+        "unnest(?::ubigint[]) as eq_id",
+        [[g for g, _ in determined_groups], [e for _, e in determined_groups]],
+    )
+    con.execute(
+        """
+        insert into picked
+        select min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id))
+        from determined_groups g
+        join members m on m.eq_id = g.eq_id
+        join cells c on c.cell_id = m.cell_id
+        where not c.withheld and g.grp in (
+            select g2.grp from determined_groups g2 join members m2 on m2.eq_id = g2.eq_id
+            join stuck s on s.cell_id = m2.cell_id
+            where s.cell_id not in (select fixed from neighbour_pick)
+        )
+        group by g.grp
+        """
+    )
+    return _withhold(con, "(select distinct cell_id from picked)", "complementary")
 
 
 PRIME = (1 << 61) - 1  # exact elimination modulo a large prime (ranks agree with the rationals' in practice)
 
 
-def determined_unknowns(equations: list[dict[int, int]]) -> list[int]:
-    """Unknowns whose value the equations fix (e_j in the row space): sparse Gauss-Jordan elimination.
+def determined_unknowns(equations: list[dict[int, int]], seed: int = 20240101) -> list[int]:
+    """Unknowns whose value the equations fix (e_j in the row space), by exact arithmetic modulo a prime.
 
     equations: each a {unknown: coefficient} map (the known cells moved to the right-hand side, which does not
-    matter for which unknowns are determined). In the reduced row echelon form an unknown is determined iff it
-    is a pivot whose row has no other entry."""
-    pivots: dict[int, dict[int, int]] = {}  # pivot unknown -> its row (pivot coefficient 1)
-    where: dict[int, set[int]] = {}  # unknown -> pivots whose rows contain it (besides their own pivot)
+    matter for which unknowns are fixed). Forward elimination to a row echelon form (sparse, shortest equations
+    first, pivot on the unknown that occurs least), then one null-space vector from random values of the free
+    unknowns: an unknown that is zero in it is zero in every null vector, i.e. fixed (the chance that a free
+    one is zero by accident is 1 in 2^61 per unknown)."""
+    occurrences: dict[int, int] = {}
     for equation in equations:
+        for c in equation:
+            occurrences[c] = occurrences.get(c, 0) + 1
+    pivots: dict[int, dict[int, int]] = {}
+    order: list[int] = []
+    for equation in sorted(equations, key=len):
         row = {k: v % PRIME for k, v in equation.items() if v % PRIME}
-        for col in [c for c in row if c in pivots]:
-            factor = row.get(col)
-            if not factor:
-                continue
-            for c, v in pivots[col].items():
-                value = (row.get(c, 0) - factor * v) % PRIME
-                if value:
-                    row[c] = value
-                else:
-                    row.pop(c, None)
-        # pivots introduced by the subtraction were eliminated too: the pivot rows are fully reduced
+        while True:
+            hits = [c for c in row if c in pivots]
+            if not hits:
+                break
+            for col in hits:
+                factor = row.get(col)
+                if not factor:
+                    continue
+                for c, v in pivots[col].items():
+                    value = (row.get(c, 0) - factor * v) % PRIME
+                    if value:
+                        row[c] = value
+                    else:
+                        row.pop(c, None)
         if not row:
             continue
-        pivot = min(row, key=lambda c: (len(where.get(c, ())), c))
+        pivot = min(row, key=lambda c: (occurrences[c], c))
         inverse = pow(row[pivot], PRIME - 2, PRIME)
-        row = {c: v * inverse % PRIME for c, v in row.items()}
-        for other in list(where.get(pivot, ())):
-            other_row = pivots[other]
-            factor = other_row.pop(pivot)
-            for c, v in row.items():
-                if c == pivot:
-                    continue
-                value = (other_row.get(c, 0) - factor * v) % PRIME
-                if value:
-                    if c not in other_row:
-                        where.setdefault(c, set()).add(other)
-                    other_row[c] = value
-                else:
-                    if c in other_row:
-                        del other_row[c]
-                        where[c].discard(other)
-        where.pop(pivot, None)
-        pivots[pivot] = row
-        for c in row:
-            if c != pivot:
-                where.setdefault(c, set()).add(pivot)
-    return sorted(p for p, row in pivots.items() if len(row) == 1)
+        pivots[pivot] = {c: v * inverse % PRIME for c, v in row.items()}
+        order.append(pivot)
+    rng = random.Random(seed)
+    x = {c: rng.randrange(1, PRIME) for c in occurrences if c not in pivots}
+    for pivot in reversed(order):
+        total = sum(v * x[c] for c, v in pivots[pivot].items() if c != pivot)
+        x[pivot] = -total % PRIME
+    return sorted(c for c in occurrences if x[c] == 0)
 
 
 def suppress(
-    con: duckdb.DuckDBPyConnection, spec: PublishSpec, threshold: int, audit_limit: int = 20000
+    con: duckdb.DuckDBPyConnection, spec: PublishSpec, threshold: int, audit_limit: int = 10000
 ) -> SuppressionStats:
     """Decide which cells are withheld; leaves the table `withheld` (tbl, row_id, col, reason)."""
     started = time.perf_counter()
@@ -402,11 +491,12 @@ def suppress(
         f"where value between 1 and {int(threshold) - 1}"
     )
     stats.primary = _withhold(con, "primary_cells", "primary")
+    clean: set[int] = set()
     while True:
         added, rounds = _singleton_rounds(con)
         stats.complementary += added
         stats.rounds += rounds
-        extra = _audit(con, audit_limit, stats)
+        extra = _audit(con, audit_limit, stats, clean)
         stats.audit_added += extra
         stats.complementary += extra
         if extra == 0:

@@ -1,0 +1,35 @@
+"""Fixtures of the publish tests: small warehouses built directly (tests/publish/warehouse_fixture.py) and
+their published files, shared per module where the tests only read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brukerplan.publish import PublishResult, publish
+from brukerplan.settings import Settings
+from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
+
+
+def settings_for(root: Path, threshold: int = 5) -> Settings:
+    return Settings.load(
+        environ={},
+        landing=root / "landing",
+        warehouse=root / "warehouse" / "brukerplan.duckdb",
+        published=root / "published" / "brukerplan.duckdb",
+        reports=root / "reports",
+        suppression_threshold=threshold,
+    )
+
+
+def build_and_publish(root: Path, shape: FixtureShape, threshold: int = 5) -> tuple[Settings, PublishResult]:
+    settings = settings_for(root, threshold)
+    make_warehouse(settings.warehouse, shape)
+    return settings, publish(settings)
+
+
+@pytest.fixture(scope="module")
+def published_default(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, PublishResult]:
+    """The default fixture shape (10 municipalities in 3 counties, 3 years, up to 40 persons each)."""
+    return build_and_publish(tmp_path_factory.mktemp("pub_default"), FixtureShape())

@@ -1,0 +1,162 @@
+"""`brukerplan publish`: refuses without a green build or without marts (exit 1, old file untouched), usage
+errors exit 2, a crash half-way leaves the old file and no temporary files, the summary names what was done."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from brukerplan.cli import app
+from brukerplan.publish import PublishError, publish
+from brukerplan.publish import writer as writer_module
+from brukerplan.settings import Settings
+from tests.publish.conftest import settings_for
+from tests.publish.warehouse_fixture import FixtureShape, make_warehouse, write_run_results
+
+SMALL = FixtureShape(seed=11, max_persons=25, years=(2021,), municipalities=("5001", "5006", "1505"))
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Settings:
+    settings = settings_for(tmp_path)
+    make_warehouse(settings.warehouse, SMALL)
+    return settings
+
+
+def _args(settings: Settings, *extra: str) -> list[str]:
+    return ["publish", "--warehouse", str(settings.warehouse), "--published", str(settings.published), *extra]
+
+
+def _publication_id(settings: Settings) -> str:
+    con = duckdb.connect(str(settings.published), read_only=True)
+    try:
+        return con.execute("select publication_id from publication_metadata").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _leftovers(settings: Settings) -> list[str]:
+    return sorted(p.name for p in settings.published.parent.iterdir() if ".tmp-" in p.name or ".link-" in p.name)
+
+
+def test_publish_command_summary_and_exit_0(small: Settings) -> None:
+    result = CliRunner().invoke(app, _args(small), terminal_width=200)
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())  # rich wraps long lines
+    assert "published13tables" in flat
+    assert "withheldcells" in flat and "".join(str(small.published).split()) in flat
+    assert small.published.exists() and _leftovers(small) == []
+
+
+def test_refuses_when_the_last_build_failed_and_keeps_the_old_file(small: Settings) -> None:
+    assert CliRunner().invoke(app, _args(small)).exit_code == 0
+    before = _publication_id(small)
+    write_run_results(small.warehouse, ok=False)
+    result = CliRunner().invoke(app, _args(small), terminal_width=200)
+    assert result.exit_code == 1
+    assert "not green" in result.output and "not_null_mart_trends_persons: fail" in result.output
+    assert _publication_id(small) == before
+
+
+def test_refuses_when_the_last_dbt_command_was_not_build(small: Settings) -> None:
+    write_run_results(small.warehouse, command="run")
+    result = CliRunner().invoke(app, _args(small), terminal_width=200)
+    assert result.exit_code == 1 and "not `build`" in result.output
+    assert not small.published.exists()
+
+
+def test_refuses_without_a_build_record(small: Settings) -> None:
+    (small.warehouse.parent / "dbt_target" / "run_results.json").unlink()
+    result = CliRunner().invoke(app, _args(small), terminal_width=200)
+    assert result.exit_code == 1 and "no dbt build record" in result.output
+
+
+def test_refuses_when_the_warehouse_has_no_marts(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    settings.warehouse.parent.mkdir(parents=True)
+    duckdb.connect(str(settings.warehouse)).close()
+    write_run_results(settings.warehouse)
+    result = CliRunner().invoke(app, _args(settings), terminal_width=200)
+    assert result.exit_code == 1
+    assert "marts.mart_trends" in result.output and "brukerplan build" in result.output
+
+
+def test_refuses_a_mart_whose_columns_the_spec_does_not_know(small: Settings) -> None:
+    con = duckdb.connect(str(small.warehouse))
+    con.execute("alter table marts.mart_trends add column persons_secret integer default 3")
+    con.close()
+    with pytest.raises(PublishError, match=r"persons_secret"):
+        publish(small)
+
+
+def test_usage_error_for_a_threshold_below_one(small: Settings) -> None:
+    result = CliRunner().invoke(app, [*_args(small), "--suppression-threshold", "0"], terminal_width=200)
+    assert result.exit_code == 2
+
+
+def test_the_threshold_comes_from_the_environment_and_the_option_wins(small: Settings) -> None:
+    env = {"BRUKERPLAN_SUPPRESSION_THRESHOLD": "3"}
+    assert CliRunner().invoke(app, _args(small), env=env).exit_code == 0
+    con = duckdb.connect(str(small.published), read_only=True)
+    assert con.execute("select suppression_threshold from publication_metadata").fetchone()[0] == 3
+    con.close()
+    assert CliRunner().invoke(app, [*_args(small), "--suppression-threshold", "7"], env=env).exit_code == 0
+    con = duckdb.connect(str(small.published), read_only=True)
+    assert con.execute("select suppression_threshold from publication_metadata").fetchone()[0] == 7
+    assert con.execute("select count(*) from mart_trends where persons between 1 and 6").fetchone()[0] == 0
+    con.close()
+
+
+def test_a_crash_before_the_rename_leaves_the_old_file_and_no_temporary_files(
+    small: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = publish(small)
+    parquet_target = first.parquet_dir.resolve()
+
+    def crash(tmp: Path, published: Path) -> None:
+        assert tmp.exists()  # the new file was complete up to here
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(writer_module, "commit_file", crash)
+    with pytest.raises(OSError, match="simulated"):
+        publish(small)
+    assert _publication_id(small) == first.publication_id
+    assert _leftovers(small) == []
+    assert first.parquet_dir.resolve() == parquet_target
+    hidden = [p.name for p in small.published.parent.iterdir() if p.name.startswith(".")]
+    assert hidden == [parquet_target.name]
+
+
+def test_republishing_replaces_file_and_parquet_and_keeps_one_previous_parquet_version(small: Settings) -> None:
+    results = [publish(small) for _ in range(3)]
+    assert _publication_id(small) == results[-1].publication_id
+    versions = sorted(p.name for p in small.published.parent.iterdir() if p.name.startswith("."))
+    assert len(versions) == 2  # the current one and the previous one
+    assert results[-1].parquet_dir.resolve().name in versions
+    meta = results[-1].parquet_dir / "publication_metadata.parquet"
+    con = duckdb.connect()
+    assert con.execute(f"select publication_id from '{meta}'").fetchone()[0] == results[-1].publication_id
+    con.close()
+
+
+def test_the_gate_reads_dbt_run_results_of_a_real_shape(tmp_path: Path) -> None:
+    from brukerplan.publish.gate import BuildNotGreen, check_green_build
+
+    path = tmp_path / "run_results.json"
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {"invocation_id": "x", "generated_at": "t", "dbt_version": "1.11.16"},
+                "args": {"which": "build"},
+                "results": [{"unique_id": "model.a", "status": "success"}, {"unique_id": "test.b", "status": "warn"}],
+            }
+        )
+    )
+    assert check_green_build(path).nodes == 2
+    path.write_text(json.dumps({"args": {"which": "build"}, "results": [{"unique_id": "m", "status": "skipped"}]}))
+    with pytest.raises(BuildNotGreen, match="skipped"):
+        check_green_build(path)
