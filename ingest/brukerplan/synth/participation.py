@@ -149,8 +149,11 @@ def _with_persons(
     scale: float,
     rng: np.random.Generator,
 ) -> Participants:
-    sd = load_params()["persons"]["local_rate_sd"]
+    spec = load_params()["persons"]
     pop = np.array([munis[i].pop16 for i in idx], dtype=float)
-    weights = pop * np.exp(rng.normal(0, sd, size=len(idx)))
+    weights = pop * np.exp(rng.normal(0, spec["local_rate_sd"], size=len(idx)))
+    for rule in spec["regional_rates"]:
+        if rule["group"] == group and year in rule.get("years", [year]):
+            weights *= np.where([munis[i].county in rule["counties"] for i in idx], rule["factor"], 1.0)
     counts = _largest_remainder(weights, round(persons * scale))
     return Participants(year=year, group=group, municipalities=tuple(munis[i] for i in idx), persons=counts)

@@ -7,9 +7,11 @@ leaves a half-written set."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 import time
 from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from brukerplan.synth.people import PersonGenerator
 from brukerplan.synth.reference import load_reference
 from brukerplan.synth.rng import rng_for
 from brukerplan.synth.truth import write_truth
-from brukerplan.synth.writers import LayoutEncoder, write_file
+from brukerplan.synth.writers import LayoutEncoder, Written, XlsxJob, run_xlsx_job, write_file
 
 TRUTH_COLUMNS = (
     "file",
@@ -60,6 +62,35 @@ class SynthResult:
             files[key] += 1
             rows[key] += f["rows"]
         return [(k[0], k[1], files[k], rows[k]) for k in sorted(files)]
+
+
+def _manifest_entry(plan: FilePlan, w: Written) -> dict:
+    return {
+        "name": plan.name,
+        "year": plan.year,
+        "scope": plan.scope,
+        "layout": plan.layout,
+        "format": plan.fmt,
+        "encoding": plan.encoding,
+        "delimiter": plan.delimiter,
+        "quote_all": plan.quote_all if plan.fmt == "csv" else None,
+        "line_terminator": ("crlf" if plan.crlf else "lf") if plan.fmt == "csv" else None,
+        "sheet": plan.sheet,
+        "title_rows": plan.title_rows if plan.fmt == "xlsx" else 0,
+        "header_row": w.header_row,
+        "xlsx_style": plan.xlsx_style,
+        "extra_columns": list(plan.extras),
+        "has_municipality_column": plan.with_municipality,
+        "v2_ascii_colours": plan.v2_lower if plan.layout == "v2" else None,
+        "blank_service_zeros": plan.blank_zeros if plan.layout in ("v1", "v2") else None,
+        "upper_case_person_ids": plan.upper_ids,
+        "delivered_on": plan.delivered_on.isoformat(),
+        "delivery_seq": plan.seq,
+        "rows": w.rows,
+        "sha256": w.sha256,
+        "submission_id": w.sha256[:16],
+        "size_bytes": w.size,
+    }
 
 
 def generate(config: SynthConfig, console: Console | None = None) -> SynthResult:
@@ -97,50 +128,40 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
             plans += sorted(deliveries.files.values(), key=lambda p: p.name)
     total_files = len(plans)
     written: dict[str, dict] = {}
+    plan_by_name = {p.name: p for p in plans}
+
+    def record(w: Written) -> None:
+        plan = plan_by_name[w.name]
+        written[w.name] = _manifest_entry(plan, w)
+        result.rows += w.rows
+        progress.advance(task)
+
     progress = Progress(
         TextColumn("writing extracts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
-    with progress:
+    # xlsx files are written by worker processes (spawned: forking a process that runs polars is unsafe)
+    with progress, ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         task = progress.add_task("files", total=total_files)
+        pending: list[Future] = []
         for deliveries, rows in per_year:
             layout = book.layouts[deliveries.layout]
             encoded = LayoutEncoder(book, layout).encode(rows).partition_by("_file", as_dict=True)
             for name in sorted(deliveries.files):
-                plan = deliveries.files[name]
-                w = write_file(encoded[(name,)], plan, layout, book, extracts, names)
-                written[name] = {
-                    "name": name,
-                    "year": plan.year,
-                    "scope": plan.scope,
-                    "layout": plan.layout,
-                    "format": plan.fmt,
-                    "encoding": plan.encoding,
-                    "delimiter": plan.delimiter,
-                    "quote_all": plan.quote_all if plan.fmt == "csv" else None,
-                    "line_terminator": ("crlf" if plan.crlf else "lf") if plan.fmt == "csv" else None,
-                    "sheet": plan.sheet,
-                    "title_rows": plan.title_rows if plan.fmt == "xlsx" else 0,
-                    "header_row": w.header_row,
-                    "xlsx_style": plan.xlsx_style,
-                    "extra_columns": list(plan.extras),
-                    "has_municipality_column": plan.with_municipality,
-                    "v2_ascii_colours": plan.v2_lower if plan.layout == "v2" else None,
-                    "blank_service_zeros": plan.blank_zeros if plan.layout in ("v1", "v2") else None,
-                    "upper_case_person_ids": plan.upper_ids,
-                    "delivered_on": plan.delivered_on.isoformat(),
-                    "delivery_seq": plan.seq,
-                    "rows": w.rows,
-                    "sha256": w.sha256,
-                    "submission_id": w.sha256[:16],
-                    "size_bytes": w.size,
-                }
-                result.rows += w.rows
-                progress.advance(task)
+                outcome = write_file(encoded[(name,)], deliveries.files[name], layout, book, extracts, names)
+                if isinstance(outcome, XlsxJob):
+                    pending.append(pool.submit(run_xlsx_job, outcome))
+                else:
+                    record(outcome)
             truth_parts.append(
                 rows.select(
                     *(c for c in rows.columns if not c.startswith("z") and c not in ("row_order", "person_row"))
                 )
             )
+            for future in [f for f in pending if f.done()]:
+                record(future.result())
+                pending.remove(future)
+        for future in pending:
+            record(future.result())
     registrations = pl.concat(truth_parts, how="diagonal_relaxed")
     submission = pl.DataFrame({"file": list(written), "submission_id": [w["submission_id"] for w in written.values()]})
     registrations = registrations.join(submission, on="file", how="left")

@@ -163,6 +163,8 @@ def services_table(py: pl.DataFrame) -> pl.DataFrame:
             frames.append(
                 part.group_by(KEYS)
                 .agg(
+                    recv_known.sum().alias("received_known"),
+                    rec_known.sum().alias("recommended_known"),
                     recv.sum().alias("received"),
                     rec.sum().alias("recommended"),
                     (both & recv & rec).sum().alias("status_continue"),

@@ -278,21 +278,39 @@ def title_rows(plan: FilePlan, municipality_name: str) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class XlsxJob:
+    """An xlsx file to write in a worker process (xlsx writing is the slow part)."""
+
+    frame: pl.DataFrame
+    plan: FilePlan
+    layout_name: str
+    path: Path
+    title: list[str]
+
+
+def run_xlsx_job(job: XlsxJob) -> Written:
+    from brukerplan.codes import load_codebook
+
+    layout = load_codebook().layouts[job.layout_name]
+    tmp = job.path.with_name(job.path.name + ".part")
+    write_xlsx(job.frame, job.plan, layout, tmp, job.title)
+    tmp.replace(job.path)
+    digest, size = sha256_of(job.path)
+    return Written(job.plan.name, job.path, job.frame.height, len(job.title) + 1, digest, size)
+
+
 def write_file(
     encoded: pl.DataFrame, plan: FilePlan, layout: Layout, book: CodeBook, out_dir: Path, names: dict[str, str]
-) -> Written:
-    """Write one file from its encoded rows (this file's rows only)."""
+) -> Written | XlsxJob:
+    """Write one csv file from its encoded rows (this file's rows only); for xlsx return the job to run."""
     seed = int(hashlib.sha256(plan.name.encode()).hexdigest()[:6], 16)
     frame = _file_frame(encoded, plan, layout, book, seed)
     path = out_dir / plan.name
+    if plan.fmt == "xlsx":
+        return XlsxJob(frame, plan, layout.name, path, title_rows(plan, names.get(plan.scope[1:], "")))
     tmp = path.with_name(path.name + ".part")
-    if plan.fmt == "csv":
-        tmp.write_bytes(write_csv(frame, plan, tmp))
-        header_row = 1
-    else:
-        title = title_rows(plan, names.get(plan.scope[1:], ""))
-        write_xlsx(frame, plan, layout, tmp, title)
-        header_row = len(title) + 1
+    tmp.write_bytes(write_csv(frame, plan, tmp))
     tmp.replace(path)
     digest, size = sha256_of(path)
-    return Written(plan.name, path, frame.height, header_row, digest, size)
+    return Written(plan.name, path, frame.height, 1, digest, size)
