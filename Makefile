@@ -57,5 +57,5 @@ docs: setup
 	$(BIN)/dbt docs generate --profiles-dir .
 
 clean:
-	rm -rf data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet reports/* target logs
+	rm -rf data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet-* reports/* target logs
 	@touch reports/.gitkeep
