@@ -143,12 +143,10 @@ class PersonGenerator:
                 )
             new = n - k
             share_men = p[group]["share_men"]
-            age = np.clip(
-                np.round(rng.normal(by_year(p[group]["age_mean"], year), p[group]["age_sd"], size=new) * 1.0),
-                p["age_min"],
-                p["age_max"],
-            ).astype(np.int64)
-            # ages below the mean are squeezed (few 16-17 year olds), keeping the mean close to the target
+            drawn = np.round(rng.normal(by_year(p[group]["age_mean"], year), p[group]["age_sd"], size=new))
+            # below the minimum age: spread over the youngest ten years (no pile-up at 16)
+            young = p["age_min"] + rng.integers(0, 10, size=new)
+            age = np.minimum(np.where(drawn < p["age_min"], young, drawn), p["age_max"]).astype(np.int64)
             chunks.append(
                 {
                     "person_id": _new_keys(rng, new, self.seen),
