@@ -203,7 +203,8 @@ def synth(
     bad = f", {result.bad_files} bad-input files in {out / 'bad'}" if bad_inputs else ""
     console.print(
         f"{len(result.files)} files, {result.rows:,} rows, {result.persons:,} person-years "
-        f"(truth in {out / 'truth'}){bad}; finished in {result.seconds:.1f} s"
+        f"(truth in {out / 'truth'}){bad}; finished in {result.seconds:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in result.phases.items())})"
     )
 
 

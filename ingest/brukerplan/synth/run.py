@@ -50,6 +50,7 @@ class SynthResult:
     rows: int = 0
     persons: int = 0
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
     bad_files: int = 0
     truth_counts: dict[str, int] = field(default_factory=dict)
 
@@ -126,6 +127,7 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
             rows = deliveries.registrations(new_keys).with_columns(pl.lit(deliveries.layout).alias("layout"))
             per_year.append((deliveries, rows))
             plans += sorted(deliveries.files.values(), key=lambda p: p.name)
+    result.phases["generate"] = time.perf_counter() - started
     total_files = len(plans)
     written: dict[str, dict] = {}
     plan_by_name = {p.name: p for p in plans}
@@ -165,6 +167,7 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
     registrations = pl.concat(truth_parts, how="diagonal_relaxed")
     submission = pl.DataFrame({"file": list(written), "submission_id": [w["submission_id"] for w in written.values()]})
     registrations = registrations.join(submission, on="file", how="left")
+    result.phases["write files"] = time.perf_counter() - started - result.phases["generate"]
     with console.status("writing the ground truth …"):
         result.truth_counts = write_truth(registrations, truth_dir)
     result.persons = result.truth_counts["person_year"]
@@ -196,4 +199,5 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
             (partial / sub).replace(target)
     shutil.rmtree(partial)
     result.seconds = time.perf_counter() - started
+    result.phases["truth"] = result.seconds - result.phases["generate"] - result.phases["write files"]
     return result
