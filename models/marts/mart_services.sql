@@ -1,9 +1,10 @@
 -- Services received in the last year and recommended for the next, per participating geography, mapping year,
 -- user group and service asked in that year's layout (a service not asked has no row). Status per person
 -- (rule 7): continue = received and recommended, new = recommended not received, end = received not
--- recommended, none. A person whose received or recommended set is unknown counts in no figure except
--- persons_status_unknown. The next-mapping columns follow the persons of a cell to the next mapping of the same
--- geography for the same group and count who received the service then.
+-- recommended, none. A person whose received or recommended set is unknown counts in no status and not in
+-- received or recommended (only in persons_status_unknown); the *_in_known_set columns count every known set
+-- instead. The next-mapping columns follow the persons of a cell to the next mapping of the same geography for
+-- the same group and count who received the service then.
 
 with
 
@@ -32,6 +33,8 @@ person_services as (
         person_id,
         mapping_year,
         service_code,
+        received,
+        recommended,
         status
     from {{ ref('fct_person_year_service') }}
 ),
@@ -80,7 +83,11 @@ finest_counts as (
         count(*) filter (where person_services.status = 'continue') as status_continue,
         count(*) filter (where person_services.status = 'new') as status_new,
         count(*) filter (where person_services.status = 'end') as status_end,
-        count(*) filter (where person_services.status = 'none') as status_none
+        count(*) filter (where person_services.status = 'none') as status_none,
+        count(person_services.received) as received_set_known,
+        count(*) filter (where person_services.received) as received_in_known_set,
+        count(person_services.recommended) as recommended_set_known,
+        count(*) filter (where person_services.recommended) as recommended_in_known_set
     from person_services
     inner join persons
         on
@@ -103,7 +110,11 @@ rolled_up as (
         sum(finest_counts.status_continue) as status_continue,
         sum(finest_counts.status_new) as status_new,
         sum(finest_counts.status_end) as status_end,
-        sum(finest_counts.status_none) as status_none
+        sum(finest_counts.status_none) as status_none,
+        sum(finest_counts.received_set_known) as received_set_known,
+        sum(finest_counts.received_in_known_set) as received_in_known_set,
+        sum(finest_counts.recommended_set_known) as recommended_set_known,
+        sum(finest_counts.recommended_in_known_set) as recommended_in_known_set
     from finest_counts
     inner join group_rollup
         on finest_counts.finest_group = group_rollup.finest_group
@@ -175,7 +186,7 @@ received_next as (
         followed_up.user_group,
         next_services.service_code,
         count(*) as received_at_next_mapping,
-        count(*) filter (where this_services.status in ('continue', 'new')) as recommended_received_at_next_mapping
+        count(*) filter (where this_services.recommended) as recommended_received_at_next_mapping
     from followed_up
     inner join person_services as next_services
         on
@@ -186,7 +197,7 @@ received_next as (
             followed_up.person_id = this_services.person_id
             and followed_up.mapping_year = this_services.mapping_year
             and next_services.service_code = this_services.service_code
-    where next_services.status in ('continue', 'end')
+    where next_services.received
     group by all
 ),
 
@@ -203,7 +214,7 @@ recommended_followed_up as (
         on
             followed_up.person_id = this_services.person_id
             and followed_up.mapping_year = this_services.mapping_year
-    where this_services.status in ('continue', 'new')
+    where this_services.recommended
     group by all
 ),
 
@@ -241,6 +252,10 @@ combined as (
         coalesce(rolled_up.status_new, 0) as status_new,
         coalesce(rolled_up.status_end, 0) as status_end,
         coalesce(rolled_up.status_none, 0) as status_none,
+        coalesce(rolled_up.received_set_known, 0) as received_set_known,
+        coalesce(rolled_up.received_in_known_set, 0) as received_in_known_set,
+        coalesce(rolled_up.recommended_set_known, 0) as recommended_set_known,
+        coalesce(rolled_up.recommended_in_known_set, 0) as recommended_in_known_set,
         case
             when grid.next_mapping_year is not null then coalesce(followed_up_counts.mapped_again_at_next_mapping, 0)
         end as mapped_again_at_next_mapping,
@@ -302,8 +317,12 @@ select
     status_end,
     status_none,
     recommended - received as gap,
-    received / nullif(persons_status_known, 0) as share_received,
-    recommended / nullif(persons_status_known, 0) as share_recommended,
+    received_set_known,
+    received_in_known_set,
+    recommended_set_known,
+    recommended_in_known_set,
+    received_in_known_set / nullif(received_set_known, 0) as share_received,
+    recommended_in_known_set / nullif(recommended_set_known, 0) as share_recommended,
     next_mapping_year,
     is_asked_at_next_mapping,
     mapped_again_at_next_mapping,

@@ -171,7 +171,11 @@ def test_housing_reconciles(warehouse: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_services_reconcile(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The truth's received/recommended count every known set containing the service (the mart's *_in_known_set);
+    the statuses count persons with both sets known (the mart's received = continue + end)."""
     measures = [
+        "received_known",
+        "recommended_known",
         "received",
         "recommended",
         "status_continue",
@@ -181,11 +185,18 @@ def test_services_reconcile(warehouse: duckdb.DuckDBPyConnection) -> None:
         "status_unknown",
     ]
     expected = f"""select * from ({truth_rollup("truth_services", measures, keys=("service_code",))})"""
-    actual = """select geo_level, geo_code, mapping_year, user_group, service_code, received, recommended,
-                        status_continue, status_new, status_end, status_none, persons_status_unknown
-                 from brukerplan.marts.mart_services
-                 where persons_status_known + persons_status_unknown > 0"""
+    actual = """select geo_level, geo_code, mapping_year, user_group, service_code, received_set_known,
+                       recommended_set_known, received_in_known_set, recommended_in_known_set,
+                       status_continue, status_new, status_end, status_none, persons_status_unknown
+                from brukerplan.marts.mart_services
+                where persons_status_known + persons_status_unknown > 0"""
     assert_same_rows(warehouse, actual, expected, "mart_services")
+    broken = warehouse.execute(
+        """select count(*) from brukerplan.marts.mart_services
+           where received != status_continue + status_end or recommended != status_continue + status_new
+              or gap != recommended - received"""
+    ).fetchone()[0]
+    assert broken == 0
 
 
 def test_services_only_where_asked(warehouse: duckdb.DuckDBPyConnection) -> None:
