@@ -111,10 +111,26 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
     people = PersonGenerator(config.seed)
     result = SynthResult(out=out)
     truth_parts: list[pl.DataFrame] = []
-    plans: list[FilePlan] = []
-    per_year: list[tuple[YearDeliveries, pl.DataFrame]] = []
-    with console.status("generating persons and deliveries …"):
+    written: dict[str, dict] = {}
+    plan_by_name: dict[str, FilePlan] = {}
+    generating = 0.0
+
+    def record(w: Written) -> None:
+        written[w.name] = _manifest_entry(plan_by_name[w.name], w)
+        result.rows += w.rows
+        progress.advance(task)
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+    # Year by year: generate, then write (only the truth columns are kept, so memory stays flat across years).
+    # xlsx files are written by worker processes (spawned: forking a process that runs polars is unsafe).
+    with progress, ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        task = progress.add_task("generating and writing extracts", total=0)
+        pending: list[Future] = []
         for year in config.years:
+            tick = time.perf_counter()
+            progress.update(task, description=f"{year}: persons and deliveries")
             groups = {g: p for (y, g), p in participants.items() if y == year}
             persons = pl.concat([people.year(p) for _, p in sorted(groups.items(), key=lambda kv: kv[0] != "rus")])
             deliveries = YearDeliveries(config.seed, year, persons, groups)
@@ -125,27 +141,9 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
                 return people.new_ids(_rng, n)
 
             rows = deliveries.registrations(new_keys).with_columns(pl.lit(deliveries.layout).alias("layout"))
-            per_year.append((deliveries, rows))
-            plans += sorted(deliveries.files.values(), key=lambda p: p.name)
-    result.phases["generate"] = time.perf_counter() - started
-    total_files = len(plans)
-    written: dict[str, dict] = {}
-    plan_by_name = {p.name: p for p in plans}
-
-    def record(w: Written) -> None:
-        plan = plan_by_name[w.name]
-        written[w.name] = _manifest_entry(plan, w)
-        result.rows += w.rows
-        progress.advance(task)
-
-    progress = Progress(
-        TextColumn("writing extracts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    )
-    # xlsx files are written by worker processes (spawned: forking a process that runs polars is unsafe)
-    with progress, ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        task = progress.add_task("files", total=total_files)
-        pending: list[Future] = []
-        for deliveries, rows in per_year:
+            plan_by_name.update(deliveries.files)
+            generating += time.perf_counter() - tick
+            progress.update(task, description=f"{year}: writing files", total=len(plan_by_name))
             layout = book.layouts[deliveries.layout]
             encoded = LayoutEncoder(book, layout).encode(rows).partition_by("_file", as_dict=True)
             for name in sorted(deliveries.files):
@@ -154,6 +152,7 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
                     pending.append(pool.submit(run_xlsx_job, outcome))
                 else:
                     record(outcome)
+            del encoded, persons
             truth_parts.append(
                 rows.select(
                     *(c for c in rows.columns if not c.startswith("z") and c not in ("row_order", "person_row"))
@@ -162,12 +161,14 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
             for future in [f for f in pending if f.done()]:
                 record(future.result())
                 pending.remove(future)
+        progress.update(task, description="writing the last xlsx files")
         for future in pending:
             record(future.result())
+    result.phases["generate"] = generating
     registrations = pl.concat(truth_parts, how="diagonal_relaxed")
     submission = pl.DataFrame({"file": list(written), "submission_id": [w["submission_id"] for w in written.values()]})
     registrations = registrations.join(submission, on="file", how="left")
-    result.phases["write files"] = time.perf_counter() - started - result.phases["generate"]
+    result.phases["write files"] = time.perf_counter() - started - generating
     with console.status("writing the ground truth …"):
         result.truth_counts = write_truth(registrations, truth_dir)
     result.persons = result.truth_counts["person_year"]
