@@ -55,11 +55,6 @@ class FilePlan:
     upper_ids: bool = False
     municipalities: list[str] = field(default_factory=list)
 
-    @property
-    def order_key(self) -> tuple:
-        width = {"K": 0, "F": 1, "N": 2}[self.scope[0]]
-        return (self.delivered_on, self.seq, -width)
-
 
 def file_name(year: int, scope: str, delivered: date, seq: int, fmt: str) -> str:
     suffix = f"_{seq}" if seq else ""

@@ -4,7 +4,6 @@ living conditions; all values follow params.yaml."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
@@ -42,14 +41,6 @@ def _correlation(params: dict) -> np.ndarray:
         corr[i, j] = corr[j, i] = float(r)
     np.fill_diagonal(corr, 1.0)
     return np.linalg.cholesky(corr)
-
-
-@dataclass
-class PersonPool:
-    """Persons seen so far, by entity (2024 successor) and group, for recurrence."""
-
-    ids: list[np.ndarray] = field(default_factory=list)
-    pool: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def _new_keys(rng: np.random.Generator, n: int, seen: set[int]) -> np.ndarray:

@@ -178,7 +178,7 @@ def _file_frame(encoded: pl.DataFrame, plan: FilePlan, layout: Layout, book: Cod
     return frame
 
 
-def write_csv(frame: pl.DataFrame, plan: FilePlan, path: Path) -> bytes:
+def csv_bytes(frame: pl.DataFrame, plan: FilePlan) -> bytes:
     buffer = io.BytesIO()
     frame.write_csv(
         buffer,
@@ -310,7 +310,7 @@ def write_file(
     if plan.fmt == "xlsx":
         return XlsxJob(frame, plan, layout.name, path, title_rows(plan, names.get(plan.scope[1:], "")))
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(write_csv(frame, plan, tmp))
+    tmp.write_bytes(csv_bytes(frame, plan))
     tmp.replace(path)
     digest, size = sha256_of(path)
     return Written(plan.name, path, frame.height, 1, digest, size)
