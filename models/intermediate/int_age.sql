@@ -1,5 +1,7 @@
 -- Rule 2 (age): age = mapping_year - birth_year, the age reached in the mapping year (BrukerPlan maps from the year
 -- one turns 16). Only current registrations (rule 1) continue from here.
+{{ config(materialized='view') }}  -- a cheap step over a table: not copied (decisions C10)
+
 with current_registrations as (
     select * from {{ ref('int_current_submission') }}
     where is_current

@@ -3,6 +3,8 @@
 -- mental-health area: green = rus_only, unknown = rus_mental_unknown, yellow or red = ROP (rus og psykisk lidelse).
 -- Serious ROP follows the national guideline strictly: substance red with mental red or yellow, or substance yellow
 -- with mental red; every other ROP person is rop_less_serious.
+{{ config(materialized='view') }}  -- a cheap step over a table: not copied (decisions C10)
+
 with persons as (
     select * from {{ ref('int_deduplication') }}
     where is_kept

@@ -1,3 +1,6 @@
+{#- A table, not a view: the landing zone is thousands of small files, and a view would re-read all of them for
+    every model and test that selects from it (decisions C10). -#}
+{{ config(materialized='table') }}
 {%- set landed = source('landing', 'registrations') -%}
 {%- set records = source('landing', 'submissions') -%}
 {%- set visible = landing_has_files('registrations/year=*/submission_id=*/*.parquet')
