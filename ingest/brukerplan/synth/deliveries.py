@@ -7,7 +7,7 @@ Every row carries what the truth needs: whether it is current (rule 1), whether 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -53,7 +53,7 @@ class FilePlan:
     v2_lower: bool = False
     blank_zeros: bool = False
     upper_ids: bool = False
-    municipalities: list[str] = field(default_factory=list)
+    header_style: str = "plain"  # plain | upper | padded | nfd
 
 
 def file_name(year: int, scope: str, delivered: date, seq: int, fmt: str) -> str:
@@ -213,6 +213,10 @@ class YearDeliveries:
             plan.v2_lower = rng.random() < 0.2
             plan.blank_zeros = rng.random() < 0.5
             plan.upper_ids = rng.random() < 0.1
+            u = rng.random()
+            plan.header_style = "upper" if u < 0.05 else "padded" if u < 0.10 else "nfd" if u < 0.15 else "plain"
+            if plan.header_style == "nfd" and plan.encoding == "cp1252":
+                plan.header_style = "plain"  # combining marks do not exist in Windows-1252
             if self.layout == "v1" and plan.scope.startswith("K"):
                 plan.with_municipality = plan.fmt == "csv" and rng.random() < 0.5
 

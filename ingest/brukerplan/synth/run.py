@@ -85,6 +85,7 @@ def _manifest_entry(plan: FilePlan, w: Written) -> dict:
         "v2_ascii_colours": plan.v2_lower if plan.layout == "v2" else None,
         "blank_service_zeros": plan.blank_zeros if plan.layout in ("v1", "v2") else None,
         "upper_case_person_ids": plan.upper_ids,
+        "header_style": plan.header_style,
         "delivered_on": plan.delivered_on.isoformat(),
         "delivery_seq": plan.seq,
         "rows": w.rows,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -175,7 +176,24 @@ def _file_frame(encoded: pl.DataFrame, plan: FilePlan, layout: Layout, book: Cod
     frame = frame.select(headers)
     if extras:
         frame = frame.with_columns(extras)
+        # extra columns anywhere in the row, not only at the end
+        order = [c for c in frame.columns if c not in plan.extras]
+        for i, extra in enumerate(plan.extras):
+            order.insert((rng_seed + 11 * i) % (len(order) + 1), extra)
+        frame = frame.select(order)
     return frame
+
+
+def styled_headers(headers: list[str], plan: FilePlan) -> list[str]:
+    """How the file spells its headers: as in the code book, upper-case, padded with spaces, or decomposed
+    Unicode (NFD, as some Mac exports do); readers compare trimmed, NFC-normalised and case-insensitively."""
+    if plan.header_style == "upper":
+        return [h.upper() for h in headers]
+    if plan.header_style == "padded":
+        return [f" {h} " for h in headers]
+    if plan.header_style == "nfd":
+        return [unicodedata.normalize("NFD", h) for h in headers]
+    return list(headers)
 
 
 def csv_bytes(frame: pl.DataFrame, plan: FilePlan) -> bytes:
@@ -243,7 +261,7 @@ def write_xlsx(frame: pl.DataFrame, plan: FilePlan, layout: Layout, path: Path, 
         if text:
             sheet.write_string(row, 0, text)
         row += 1
-    sheet.write_row(row, 0, frame.columns)
+    sheet.write_row(row, 0, styled_headers(frame.columns, plan))
     row += 1
     write_row = sheet.write_row
     for values in frame.iter_rows():
@@ -310,7 +328,8 @@ def write_file(
     if plan.fmt == "xlsx":
         return XlsxJob(frame, plan, layout.name, path, title_rows(plan, names.get(plan.scope[1:], "")))
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(csv_bytes(frame, plan))
+    styled = frame.rename(dict(zip(frame.columns, styled_headers(frame.columns, plan), strict=True)))
+    tmp.write_bytes(csv_bytes(styled, plan))
     tmp.replace(path)
     digest, size = sha256_of(path)
     return Written(plan.name, path, frame.height, 1, digest, size)
