@@ -27,6 +27,7 @@ KEYS = {
     "mart_housing": ["geo_level", "geo_code", "mapping_year", "user_group"],
     "mart_services": ["geo_level", "geo_code", "mapping_year", "user_group", "service_code"],
     "mart_participation": ["geo_level", "geo_code", "mapping_year"],
+    "mart_data_quality": ["municipality_code_registered", "mapping_year", "submission_id"],
 }
 # counts that add up over groups and geography (warehouse.md: counts at county and country level are sums)
 ADDITIVE = {
@@ -52,6 +53,10 @@ ADDITIVE = {
         "status_new",
         "status_end",
         "status_none",
+        "received_set_known",
+        "received_in_known_set",
+        "recommended_set_known",
+        "recommended_in_known_set",
         # the "at the next mapping" counts are not sums over geography or groups (each level has its own next
         # mapping), so they take part in no set here
     ],
@@ -67,6 +72,11 @@ ROW_SETS = {
     "mart_housing": [
         ("housing_red_yellow", ["housing_red", "housing_yellow"]),
         ("persons_housing_known", ["housing_green", "housing_yellow", "housing_red"]),
+    ],
+    # the fixture has three reject rules
+    "mart_data_quality": [
+        ("registrations_raw", ["registrations_landed", "rejected"]),
+        ("rejected", ["rejected_r01", "rejected_r02", "rejected_r03"]),
     ],
 }
 

@@ -75,8 +75,8 @@ DERIVED = {
     },
     "mart_services": {
         "gap": ["received", "recommended"],
-        "share_received": ["received", "persons_status_known"],
-        "share_recommended": ["recommended", "persons_status_known"],
+        "share_received": ["received_in_known_set", "received_set_known"],
+        "share_recommended": ["recommended_in_known_set", "recommended_set_known"],
     },
 }
 MARTS = [

@@ -253,6 +253,13 @@ counts as (
         count(*) filter (where status = 'new') as status_new,
         count(*) filter (where status = 'end') as status_end,
         count(*) filter (where status = 'none') as status_none,
+        -- the received (recommended) set alone may be known where the status is not
+        count(*) filter (where status != 'unknown' or person_id % 3 = 0) as received_set_known,
+        count(*) filter (where status in ('continue', 'end') or (status = 'unknown' and person_id % 6 = 0))
+            as received_in_known_set,
+        count(*) filter (where status != 'unknown' or person_id % 4 = 0) as recommended_set_known,
+        count(*) filter (where status in ('continue', 'new') or (status = 'unknown' and person_id % 8 = 0))
+            as recommended_in_known_set,
         count(*) filter (where mapped_again) as mapped_again_at_next_mapping,
         count(*) filter (where mapped_again and received_next) as received_at_next_mapping,
         count(*) filter (where mapped_again and status in ('continue', 'new')) as recommended_mapped_again,
@@ -273,9 +280,13 @@ select c.geo_level, c.geo_code, c.geo_level || ' ' || c.geo_code as geo_name, c.
     coalesce(received, 0) as received, coalesce(recommended, 0) as recommended,
     coalesce(status_continue, 0) as status_continue, coalesce(status_new, 0) as status_new,
     coalesce(status_end, 0) as status_end, coalesce(status_none, 0) as status_none,
+    coalesce(received_set_known, 0) as received_set_known,
+    coalesce(received_in_known_set, 0) as received_in_known_set,
+    coalesce(recommended_set_known, 0) as recommended_set_known,
+    coalesce(recommended_in_known_set, 0) as recommended_in_known_set,
     coalesce(recommended, 0) - coalesce(received, 0) as gap,
-    coalesce(received, 0) / nullif(persons_status_known, 0) as share_received,
-    coalesce(recommended, 0) / nullif(persons_status_known, 0) as share_recommended,
+    coalesce(received_in_known_set, 0) / nullif(received_set_known, 0) as share_received,
+    coalesce(recommended_in_known_set, 0) / nullif(recommended_set_known, 0) as share_recommended,
     c.next_mapping_year, c.next_mapping_year is not null as is_asked_at_next_mapping,
     case when c.next_mapping_year is not null then coalesce(mapped_again_at_next_mapping, 0) end
         as mapped_again_at_next_mapping,
@@ -309,13 +320,25 @@ from person_geo group by geo_level, geo_code, mapping_year;
 
 DATA_QUALITY = """
 create table marts.mart_data_quality as
-select municipality_code as municipality_code_registered, mapping_year,
-    'sub' || municipality_code || mapping_year as submission_id,
-    sum(n_registrations)::bigint + count(*) filter (where person_id % 7 = 0) as registrations_raw,
-    count(*) filter (where person_id % 7 = 0) as rejected, 0 as superseded,
-    (sum(n_registrations) - count(*))::bigint as duplicates_removed,
-    0 as duplicates_cross_municipality, count(*) as persons, 0 as quarantined_files
-from persons group by all;
+with counts as (
+    select municipality_code as municipality_code_registered, mapping_year,
+        'sub' || municipality_code || mapping_year as submission_id,
+        sum(n_registrations)::bigint as registrations_landed,
+        count(*) filter (where person_id % 7 = 0) as rejected_r01,
+        count(*) filter (where person_id % 11 = 0) as rejected_r02,
+        count(*) filter (where person_id % 13 = 0) as rejected_r03,
+        (sum(n_registrations) - count(*))::bigint as duplicates_removed,
+        count(*) as persons
+    from persons group by all
+)
+select municipality_code_registered, mapping_year, submission_id, municipality_code_registered || '.csv' as source_file,
+    'municipality' as scope, 'v3' as layout, date '2024-01-01' as delivered_on, 1 as delivery_seq,
+    false as is_quarantined, null::varchar as quarantine_rule_id, true as is_current,
+    registrations_landed + rejected_r01 + rejected_r02 + rejected_r03 as registrations_raw, registrations_landed,
+    rejected_r01 + rejected_r02 + rejected_r03 as rejected, rejected_r01, rejected_r02, rejected_r03,
+    0::bigint as superseded, duplicates_removed, 0::bigint as duplicates_cross_municipality, persons,
+    0 as quarantined_files
+from counts;
 """
 
 CORE = """

@@ -2,7 +2,7 @@
 
 Rule (docs/publishing.md): dbt's run_results.json of the last invocation on this warehouse (by default in the
 `dbt_target` folder beside the warehouse file, where `brukerplan build` writes it) must exist, record a
-`build` command, and have every node in status success, pass or warn (error, fail, runtime error and skipped
+`build` command, and have every node in status success, pass, warn or no-op (error, fail, runtime error and skipped
 refuse publishing). The warehouse must also hold every mart the publish spec names."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-GREEN = {"success", "pass", "warn"}
+GREEN = {"success", "pass", "warn", "no-op"}  # no-op: exposures and other nodes that do not run
 
 
 class BuildNotGreen(RuntimeError):

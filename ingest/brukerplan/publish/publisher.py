@@ -14,7 +14,7 @@ import duckdb
 
 from brukerplan.publish import writer
 from brukerplan.publish.gate import BuildNotGreen, BuildRecord, check_green_build, default_run_results
-from brukerplan.publish.spec import PublishSpec, SpecError, TableSpec, load_spec
+from brukerplan.publish.spec import PublishSpec, SpecError, TableSpec, expand_patterns, load_spec
 from brukerplan.publish.suppress import SuppressionStats, literal, quote, source_table, suppress
 from brukerplan.settings import Settings
 
@@ -100,8 +100,9 @@ def _check_person_level(spec: PublishSpec, name: str, columns: list[str]) -> Non
         raise PublishError(f"{name} is a person-level table: refusing to publish it")
 
 
-def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> dict[str, list[str]]:
-    """Copy every published mart into memory as src_<name> with a stable _row_id; check its columns."""
+def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[PublishSpec, dict[str, list[str]]]:
+    """Copy every published mart into memory as src_<name> with a stable _row_id; check its columns against
+    the spec (after expanding wildcard names). Returns the expanded spec and each table's columns."""
     columns_of: dict[str, list[str]] = {}
     missing_tables = []
     for table in spec.tables:
@@ -110,6 +111,18 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> dict[str, list[s
         if columns is None:
             missing_tables.append(table.source)
             continue
+        columns_of[table.name] = columns
+    if missing_tables:
+        raise PublishError(
+            f"the warehouse has no {', '.join(missing_tables)}: run a full `brukerplan build` before publishing"
+        )
+    try:
+        spec = expand_patterns(spec, columns_of)
+    except SpecError as exc:
+        raise PublishError(f"publish spec: {exc}") from exc
+    for table in spec.tables:
+        schema, name = table.source.split(".", 1)
+        columns = columns_of[table.name]
         _check_person_level(spec, table.name, columns)
         undeclared = [c for c in columns if c not in table.declared]
         absent = [c for c in table.declared if c not in columns]
@@ -129,12 +142,7 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> dict[str, list[s
         ).fetchone()
         if duplicated and duplicated[0]:
             raise PublishError(f"{table.source}: {duplicated[0]} rows repeat the key ({order})")
-        columns_of[table.name] = columns
-    if missing_tables:
-        raise PublishError(
-            f"the warehouse has no {', '.join(missing_tables)}: run a full `brukerplan build` before publishing"
-        )
-    return columns_of
+    return spec, columns_of
 
 
 def _mart_select(table: TableSpec, columns: list[str]) -> str:
@@ -199,7 +207,7 @@ def publish(
     try:
         say("reading the marts")
         _attach_warehouse(con, settings.warehouse)
-        columns_of = _load(con, spec)
+        spec, columns_of = _load(con, spec)
         dimensions: list[tuple[str, str, list[str]]] = []
         for dim in spec.dimensions:
             schema, name = dim.source.split(".", 1)
@@ -209,7 +217,7 @@ def publish(
             _check_person_level(spec, dim.name, columns)
             dimensions.append((dim.name, dim.source, columns))
         say("suppressing small counts")
-        stats = suppress(con, spec, threshold)
+        stats = suppress(con, spec, threshold, progress=say)
         submissions = _submissions(con, spec)
         publication_id = str(uuid.uuid4())
         summaries: list[TableSummary] = []

@@ -3,7 +3,8 @@ them and which additive sets tie them together. Loaded into frozen dataclasses a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import fnmatch
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,36 @@ def _check_set(spec: PublishSpec, table: TableSpec, s: AdditiveSet) -> None:
     for column in cells:
         if column not in table.counts:
             raise SpecError(f"{where}: {column!r} is not a count of {table.name}")
+
+
+def _expand_names(names: tuple[str, ...], columns: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        if any(ch in name for ch in "*?["):
+            out += [c for c in columns if fnmatch.fnmatchcase(c, name) and c not in out]
+        elif name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def expand_patterns(spec: PublishSpec, columns_of: dict[str, list[str]]) -> PublishSpec:
+    """Replace wildcard column names (e.g. `rejected_r*`, one column per rule) by the matching columns of the
+    warehouse table, in the table's column order, and check the result again."""
+    tables = []
+    for table in spec.tables:
+        columns = columns_of.get(table.name, [])
+        sets = tuple(
+            replace(s, columns=_expand_names(s.columns, columns), parts=_expand_names(s.parts, columns))
+            for s in table.sets
+        )
+        tables.append(
+            replace(
+                table,
+                counts=_expand_names(table.counts, columns),
+                public=_expand_names(table.public, columns),
+                sets=sets,
+            )
+        )
+    expanded = replace(spec, tables=tuple(tables))
+    check_spec(expanded)
+    return expanded

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -63,7 +64,14 @@ class SuppressionStats:
     unaudited_groups: int = 0
     largest_group: int = 0
     seconds: float = 0.0
+    audit_complete: bool = True
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     per_table: dict[str, int] = field(default_factory=dict)
+
+    def lap(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + now - started
+        return now
 
 
 @dataclass(frozen=True)
@@ -475,11 +483,22 @@ def determined_unknowns(equations: list[dict[int, int]], seed: int = 20240101) -
 
 
 def suppress(
-    con: duckdb.DuckDBPyConnection, spec: PublishSpec, threshold: int, audit_limit: int = 10000
+    con: duckdb.DuckDBPyConnection,
+    spec: PublishSpec,
+    threshold: int,
+    audit_limit: int = 10000,
+    audit_seconds: float = 60.0,
+    progress: Callable[[str], None] | None = None,
 ) -> SuppressionStats:
-    """Decide which cells are withheld; leaves the table `withheld` (tbl, row_id, col, reason)."""
+    """Decide which cells are withheld; leaves the table `withheld` (tbl, row_id, col, reason).
+
+    audit_limit: the largest group of withheld cells checked exactly in one piece (larger ones are split);
+    audit_seconds: time budget for the exact audit, after which only the singleton rule runs (the stats
+    record whether the audit finished)."""
+    say = progress or (lambda _msg: None)
     started = time.perf_counter()
     stats = SuppressionStats()
+    lap = started
     build_equations(con, spec)
     stats.cells = int(con.execute("select count(*) from cells").fetchone()[0])  # type: ignore[index]
     con.execute(
@@ -491,17 +510,28 @@ def suppress(
         f"where value between 1 and {int(threshold) - 1}"
     )
     stats.primary = _withhold(con, "primary_cells", "primary")
+    lap = stats.lap("equations", lap)
     clean: set[int] = set()
+    audit_started = None
     while True:
+        say(f"complementary cells ({stats.complementary:,} so far)")
         added, rounds = _singleton_rounds(con)
         stats.complementary += added
         stats.rounds += rounds
+        lap = stats.lap("singleton", lap)
+        audit_started = audit_started or time.perf_counter()
+        if time.perf_counter() - audit_started > audit_seconds:
+            stats.audit_complete = False
+            break
+        say(f"exact audit ({stats.audit_added:,} cells added so far)")
         extra = _audit(con, audit_limit, stats, clean)
+        lap = stats.lap("audit", lap)
         stats.audit_added += extra
         stats.complementary += extra
         if extra == 0:
             break
     stats.derived = _derive(con, spec)
+    stats.lap("derived", lap)
     for table, n in con.execute("select tbl, count(*) from withheld group by tbl").fetchall():
         stats.per_table[str(table)] = int(n)
     stats.seconds = time.perf_counter() - started
