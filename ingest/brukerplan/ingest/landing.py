@@ -52,15 +52,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            os.fsync(handle.fileno())
 
 
-def _write_json(path: Path, payload: Any) -> None:
-    _write_bytes(path, (json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+def _write_json(path: Path, payload: Any, sync: bool = True) -> None:
+    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
+    _write_bytes(path, text.encode("utf-8"), sync)
+
+
+@dataclass
+class Submission:
+    """Everything that lands for one file."""
+
+    submission_id: str
+    year: int
+    registrations: pa.Table
+    rejects: pa.Table
+    validation: dict | bytes  # the suite's result, or its JSON text
+    record: dict
 
 
 @dataclass
@@ -162,43 +176,44 @@ class LandingZone:
         return known
 
     # writing
-    def land(
-        self,
-        submission_id: str,
-        year: int,
-        registrations: pa.Table,
-        rejects: pa.Table,
-        validation: dict,
-        record: dict,
-    ) -> None:
-        """Data files and validation result to _tmp, renamed into place, then the record (last, atomic)."""
-        work = self.tmp / submission_id
-        work.mkdir()
-        files = {
-            "registrations": work / "registrations.parquet",
-            "rejects": work / "rejects.parquet",
-        }
-        for table_name, table in (("registrations", registrations), ("rejects", rejects)):
-            pq.write_table(table, files[table_name], compression="zstd")
-            with open(files[table_name], "rb") as handle:
-                os.fsync(handle.fileno())
-        _write_json(work / "validation.json", validation)
-        _write_json(work / "record.json", record)
-        _fsync_dir(work)
+    def land(self, items: list[Submission]) -> None:
+        """Land submissions in order. Data files and validation results go to _tmp, are made durable, renamed into
+        place and made durable again; only then is each record renamed into place (the commit point), in order.
+        Durability uses one os.sync() per phase instead of an fsync per file and folder (a run may land a
+        thousand small files; an fsync costs ~6 ms here)."""
+        if not items:
+            return
+        for item in items:
+            work = self.tmp / item.submission_id
+            work.mkdir()
+            pq.write_table(item.registrations, work / "registrations.parquet", compression="zstd")
+            pq.write_table(item.rejects, work / "rejects.parquet", compression="zstd")
+            if isinstance(item.validation, bytes):
+                _write_bytes(work / "validation.json", item.validation, sync=False)
+            else:
+                _write_json(work / "validation.json", item.validation, sync=False)
+            _write_json(work / "record.json", item.record, sync=False)
+        os.sync()
         checkpoint("after_tmp_write")
         for table_name in ("registrations", "rejects"):
-            target = self.partition(table_name, year, submission_id)
-            target.mkdir(parents=True, exist_ok=True)
-            os.replace(files[table_name], target / "part-0.parquet")
-            _fsync_dir(target)
+            for item in items:
+                target = self.partition(table_name, item.year, item.submission_id)
+                target.mkdir(parents=True, exist_ok=True)
+                os.replace(self.tmp / item.submission_id / f"{table_name}.parquet", target / "part-0.parquet")
             checkpoint(f"after_{table_name}_partition")
-        os.replace(work / "validation.json", self.root / "validation" / f"{submission_id}.json")
-        _fsync_dir(self.root / "validation")
+        for item in items:
+            os.replace(
+                self.tmp / item.submission_id / "validation.json",
+                self.root / "validation" / f"{item.submission_id}.json",
+            )
+        os.sync()
         checkpoint("before_record")
-        os.replace(work / "record.json", self.record_path(submission_id))
+        for item in items:
+            os.replace(self.tmp / item.submission_id / "record.json", self.record_path(item.submission_id))
+            checkpoint("after_record")
         _fsync_dir(self.root / "submissions")
-        checkpoint("after_record")
-        shutil.rmtree(work)
+        for item in items:
+            shutil.rmtree(self.tmp / item.submission_id)
 
     def quarantine(
         self, source: Path, sha256: str, original_name: str, report: dict, attachments: dict[str, Any] | None = None

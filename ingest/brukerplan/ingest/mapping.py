@@ -94,6 +94,15 @@ class _Builder:
     source_of: dict[str, int]
     values: dict[str, pl.Expr] = field(default_factory=dict)
     checks: list[tuple[Check, pl.Expr]] = field(default_factory=list)
+    _distinct: dict[str, list[str]] | None = None
+
+    def distinct(self, column: str) -> list[str]:
+        """Distinct non-null texts of a column; computed for every mapped column in one pass."""
+        if self._distinct is None:
+            columns = [f"c{i}" for i in sorted(set(self.source_of.values()))]
+            frame = self.sheet.data.select([pl.col(c).unique().drop_nulls().implode() for c in columns])
+            self._distinct = {c: frame.get_column(c)[0].to_list() for c in columns}
+        return self._distinct.get(column, [])
 
     def header(self, canonical: str) -> str | None:
         idx = self.source_of.get(canonical)
@@ -116,7 +125,7 @@ class _Builder:
         if idx is None:
             return pl.lit(None, dtype=dtype)
         column = f"c{idx}"
-        distinct = self.sheet.data.get_column(column).unique().drop_nulls().to_list()
+        distinct = self.distinct(column)
         mapping = {raw: parsed for raw in distinct if (parsed := parse(raw)) is not None}
         if not mapping:
             return pl.lit(None, dtype=dtype)

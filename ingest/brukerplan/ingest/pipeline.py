@@ -4,6 +4,7 @@ validation, landing or quarantine. One call = one run under the zone's lock."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from brukerplan import __version__
 from brukerplan.codes import CodeBook, load_codebook
 from brukerplan.ingest.errors import Quarantine
 from brukerplan.ingest.filenames import BadFileName, ExtractName, parse_name
-from brukerplan.ingest.landing import Known, LandingZone, now_utc
+from brukerplan.ingest.landing import Known, LandingZone, Submission, now_utc
 from brukerplan.ingest.mapping import map_sheet
 from brukerplan.ingest.readers import DELIMITER_NAMES, read_file
 from brukerplan.ingest.reference import load_municipalities
@@ -224,7 +225,7 @@ class Ingestor:
         zone.quarantine(path, sha, path.name, report, attachments)
         known.quarantined[sha] = report
         result.status, result.rule_id, result.message = "quarantined", q.rule_id, q.message
-        result.submission_id = None
+        result.submission_id, result.rows_landed = None, 0
 
     def _flush(self, zone: LandingZone, known: Known, pending: list[_Pending]) -> None:
         """Validate the waiting files in one suite run (each alone when that fails), then land them in order."""
@@ -239,36 +240,39 @@ class Ingestor:
             if together.success
             else [self.validator.validate(p.outcome.registrations) for p in pending]
         )
-        share = (time.perf_counter() - started) / len(pending)
+        landing: list[tuple[_Pending, Submission]] = []
+        shared = dict(together.result, validated_with=batch)
+        shared_text = (json.dumps(shared, indent=1, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         for item, validation in zip(pending, outcomes, strict=True):
-            item.result.seconds += share
             if not validation.success:
                 known.deliveries.pop(_delivery_key(item.name), None)
-                place = item.path.name
                 q = Quarantine(
                     "Q08",
-                    f"{place}: the landed data fail the validation suite ({len(validation.failed)} expectation(s): "
-                    f"{'; '.join(validation.failed[:5])})",
+                    f"{item.path.name}: the landed data fail the validation suite ({len(validation.failed)} "
+                    f"expectation(s): {'; '.join(validation.failed[:5])})",
                     {"failed_expectations": validation.failed, "validation": validation.result},
                 )
                 self._quarantine(zone, known, item.path, item.sha, q, item.result)
                 for duplicate in item.duplicates:
                     duplicate.status, duplicate.rule_id = "already quarantined", "Q08"
                 continue
-            payload = dict(validation.result)
-            payload["validated_with"] = batch if validation is together else [item.record["submission_id"]]
-            started_land = time.perf_counter()
-            zone.land(
-                item.record["submission_id"],
-                item.name.year,
-                item.outcome.registrations,
-                item.outcome.rejects,
-                payload,
-                item.record,
+            sid = item.record["submission_id"]
+            payload = shared_text if validation is together else dict(validation.result, validated_with=[sid])
+            landing.append(
+                (
+                    item,
+                    Submission(
+                        sid, item.name.year, item.outcome.registrations, item.outcome.rejects, payload, item.record
+                    ),
+                )
             )
-            item.result.seconds += time.perf_counter() - started_land
+        zone.land([submission for _, submission in landing])
+        share = (time.perf_counter() - started) / len(pending)
+        for item, _ in landing:
             known.landed[item.sha] = item.record
             item.result.status = "landed"
+        for item in pending:
+            item.result.seconds += share
         pending.clear()
 
     def _check(self, known: Known, path: Path, name: ExtractName | None, sha: str, result: FileResult) -> _Pending:

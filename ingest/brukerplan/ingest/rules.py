@@ -76,10 +76,12 @@ def apply_rules(
 ) -> Outcome:
     frame = mapped.frame
     n_checks = len(mapped.checks)
+    flags = [pl.col(f"chk{i}") for i in range(n_checks)]
+    # index of the first failing check (checks are in rule order), null when the row breaks none
     rule_index = (
-        pl.min_horizontal([pl.when(pl.col(f"chk{i}")).then(pl.lit(i)) for i in range(n_checks)])
+        pl.when(pl.any_horizontal(flags)).then(pl.concat_list(flags).list.arg_max()).otherwise(None)
         if n_checks
-        else pl.lit(None, dtype=pl.Int64)
+        else pl.lit(None, dtype=pl.UInt32)
     )
     frame = frame.with_columns(rule_index.alias("_check"))
     lineage = {
@@ -115,6 +117,8 @@ def apply_rules(
 
 
 def _rejects(mapped: Mapped, rejected: pl.DataFrame, sheet: RawSheet, name: ExtractName, lineage: dict) -> pa.Table:
+    if rejected.height == 0:
+        return rejects_schema().empty_table()
     checks = mapped.checks
     all_columns = list(range(len(mapped.headers)))
     others = (
