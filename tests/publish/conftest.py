@@ -26,7 +26,9 @@ def settings_for(root: Path, threshold: int = 5) -> Settings:
 def build_and_publish(root: Path, shape: FixtureShape, threshold: int = 5) -> tuple[Settings, PublishResult]:
     settings = settings_for(root, threshold)
     make_warehouse(settings.warehouse, shape)
-    return settings, publish(settings)
+    result = publish(settings, audit_seconds=3600)  # the tests check the complete audit, however busy the machine
+    assert result.stats.audit_complete
+    return settings, result
 
 
 @pytest.fixture(scope="module")

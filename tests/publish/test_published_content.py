@@ -39,6 +39,7 @@ NOT_PERSON_COUNTS = {
     "submissions_included",
     "tables_published",
     "row_count",
+    "delivery_seq",
     # differences of two counts of the same row (may be negative, and small when both counts are large):
     # shown only when both counts are, so they reveal nothing the counts do not
     "gap",

@@ -98,7 +98,7 @@ def test_the_attack_does_find_an_unprotected_cell(tmp_path: Path, monkeypatch: p
     from brukerplan.publish import suppress as suppress_module
 
     monkeypatch.setattr(suppress_module, "_singleton_rounds", lambda con: (0, 0))
-    monkeypatch.setattr(suppress_module, "_audit", lambda con, limit, stats, clean: 0)
+    monkeypatch.setattr(suppress_module, "_audit", lambda con, limit, stats, clean, deadline: 0)
     shape = FixtureShape(seed=2, max_persons=25, years=(2019,), municipalities=("5001", "5006", "1505"))
     settings, _ = build_and_publish(tmp_path, shape)
     pub, equations, recovered = _attack(settings)

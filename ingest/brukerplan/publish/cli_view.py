@@ -32,6 +32,12 @@ def run_publish_command(settings: Settings, console: Console) -> int:
         f"{stats.complementary:,} more to protect them, {stats.derived:,} rates/shares/means with them "
         f"({stats.equations:,} equations, {stats.seconds:.1f} s)"
     )
+    if not stats.audit_complete or stats.unaudited_groups:
+        console.print(
+            f"[yellow]warning:[/yellow] the exact audit {'ran out of time' if not stats.audit_complete else 'finished'}"
+            f" ({stats.unaudited_groups} groups too large to check exactly): every equation still has two or "
+            "more withheld cells, but a combination of equations might fix one; see docs/publishing.md"
+        )
     console.print(
         f"published {len(result.tables)} tables, {sum(t.rows for t in result.tables):,} rows, "
         f"{result.withheld_cells:,} withheld cells in {result.seconds:.1f} s: {result.path} "

@@ -187,6 +187,7 @@ def publish(
     require_green_build: bool = True,
     spec: PublishSpec | None = None,
     progress: Progress | None = None,
+    audit_seconds: float = 120.0,
 ) -> PublishResult:
     """Publish the warehouse's marts and dimensions to settings.published (see the module docs)."""
     started = time.perf_counter()
@@ -217,7 +218,7 @@ def publish(
             _check_person_level(spec, dim.name, columns)
             dimensions.append((dim.name, dim.source, columns))
         say("suppressing small counts")
-        stats = suppress(con, spec, threshold, progress=say)
+        stats = suppress(con, spec, threshold, audit_seconds=audit_seconds, progress=say)
         submissions = _submissions(con, spec)
         publication_id = str(uuid.uuid4())
         summaries: list[TableSummary] = []

@@ -318,8 +318,31 @@ def _pieces(
     return out
 
 
+def _peel(con: duckdb.DuckDBPyConnection) -> None:
+    """Shrink the system in audit_members without changing what it fixes: an equation with two or more withheld
+    cells that occur in no other equation can always be satisfied by trading between them, so those cells are
+    not fixed and the equation constrains nothing else; drop it. Repeat until none is left."""
+    while True:
+        con.execute(
+            """
+            create or replace temp table peel as
+            with occurrences as (select cell_id, count(*) as n from audit_members group by cell_id)
+            select a.eq_id from audit_members a join occurrences o using (cell_id)
+            group by a.eq_id having count(*) filter (where o.n = 1) >= 2
+            """
+        )
+        row = con.execute("select count(*) from peel").fetchone()
+        if not row or row[0] == 0:
+            return
+        con.execute("delete from audit_members where eq_id in (select eq_id from peel)")
+
+
 def _audit(
-    con: duckdb.DuckDBPyConnection, audit_limit: int, stats: SuppressionStats, clean: set[int] | None = None
+    con: duckdb.DuckDBPyConnection,
+    audit_limit: int,
+    stats: SuppressionStats,
+    clean: set[int] | None = None,
+    deadline: float | None = None,
 ) -> int:
     """Exact check of every connected group of withheld cells; withholds more where a cell is determined.
     `clean` remembers the sub-systems already found sound (they cannot change without a new withheld cell).
@@ -328,13 +351,16 @@ def _audit(
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    rows = con.execute(
+    con.execute(
         """
+        create or replace temp table audit_members as
         select m.eq_id, m.cell_id, m.coef
         from members m join cells c using (cell_id) join eq_state s using (eq_id)
         where c.withheld and s.n_withheld >= 2
         """
-    ).fetchnumpy()
+    )
+    _peel(con)
+    rows = con.execute("select eq_id, cell_id, coef from audit_members").fetchnumpy()
     if len(rows["eq_id"]) == 0:
         return 0
     eq_codes, eq_index = np.unique(rows["eq_id"], return_inverse=True)
@@ -352,6 +378,9 @@ def _audit(
     for group in np.split(order, boundaries):
         size = len(np.unique(cell_index[group]))
         stats.largest_group = max(stats.largest_group, size)
+        if deadline is not None and time.perf_counter() > deadline:
+            stats.audit_complete = False
+            break
         for piece in _pieces(group, eq_index, cell_index, audit_limit, stats):
             cells_here, local_cell = np.unique(cell_index[piece], return_inverse=True)
             eqs_here, local_eq = np.unique(eq_index[piece], return_inverse=True)
@@ -487,7 +516,7 @@ def suppress(
     spec: PublishSpec,
     threshold: int,
     audit_limit: int = 10000,
-    audit_seconds: float = 60.0,
+    audit_seconds: float = 120.0,
     progress: Callable[[str], None] | None = None,
 ) -> SuppressionStats:
     """Decide which cells are withheld; leaves the table `withheld` (tbl, row_id, col, reason).
@@ -512,23 +541,22 @@ def suppress(
     stats.primary = _withhold(con, "primary_cells", "primary")
     lap = stats.lap("equations", lap)
     clean: set[int] = set()
-    audit_started = None
+    deadline: float | None = None
     while True:
         say(f"complementary cells ({stats.complementary:,} so far)")
         added, rounds = _singleton_rounds(con)
         stats.complementary += added
         stats.rounds += rounds
         lap = stats.lap("singleton", lap)
-        audit_started = audit_started or time.perf_counter()
-        if time.perf_counter() - audit_started > audit_seconds:
-            stats.audit_complete = False
-            break
+        if not stats.audit_complete:
+            break  # out of time: the singleton rule above has restored "no equation with one withheld cell"
+        deadline = deadline or time.perf_counter() + audit_seconds
         say(f"exact audit ({stats.audit_added:,} cells added so far)")
-        extra = _audit(con, audit_limit, stats, clean)
+        extra = _audit(con, audit_limit, stats, clean, deadline)
         lap = stats.lap("audit", lap)
         stats.audit_added += extra
         stats.complementary += extra
-        if extra == 0:
+        if extra == 0 and stats.audit_complete:
             break
     stats.derived = _derive(con, spec)
     stats.lap("derived", lap)
