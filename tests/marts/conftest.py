@@ -9,10 +9,12 @@ The defaults (small scale, two years: layouts v2 and v3, a previous and a next m
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ MART_SELECTION = [
     "int_geography_rollup",
     "int_participation",
     "int_participation_geography",
+    "stg_landing__quarantine",
     "assert_mart_*",
 ]
 
@@ -61,18 +64,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="session")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
-    scale = float(os.environ.get("BRUKERPLAN_TEST_SCALE", DEFAULT_SCALE))
-    years = os.environ.get("BRUKERPLAN_TEST_YEARS", DEFAULT_YEARS)
-    root = tmp_path_factory.mktemp("marts_chain")
-    settings = Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=root / "published" / "brukerplan.duckdb",
-        reports=root / "reports",
-    )
+def _build_chain(root: Path, scale: float, years: str) -> dict[str, object]:
+    """synth -> ingest -> dbt seed/run/test/compile into `root`; returns what the tests need as plain data."""
+    settings = _settings(root)
     synth = _cli("synth", "--out", str(root / "synth"), "--scale", str(scale), "--years", years)
     assert synth.returncode == 0, synth.stdout + synth.stderr
     ingest = _cli("ingest", str(root / "synth" / "extracts"), "--landing", str(settings.landing))
@@ -81,15 +75,58 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
     for step in (["seed"], ["run"]):
         outcome = run_dbt(step, settings, **dbt_paths)
         assert outcome.success, f"dbt {step[0]} failed: {outcome.failures}"
-    test_outcome = run_dbt(["test", *MART_SELECTION], settings, **dbt_paths)
-    # analyses are compiled here, before any test opens the warehouse read-only in this process
-    analyses_outcome = run_dbt(["compile", "--select", "resource_type:analysis"], settings, **dbt_paths)
+    tests = run_dbt(["test", *MART_SELECTION], settings, **dbt_paths)
+    # analyses are compiled here, before any test opens the warehouse read-only
+    analyses = run_dbt(["compile", "--select", "resource_type:analysis"], settings, **dbt_paths)
+    return {
+        "tests": {"success": tests.success, "counts": tests.counts, "failures": tests.failures},
+        "analyses": {"success": analyses.success, "counts": analyses.counts, "failures": analyses.failures},
+    }
+
+
+def _settings(root: Path) -> Settings:
+    return Settings.load(
+        environ={},
+        landing=root / "landing",
+        warehouse=root / "warehouse" / "brukerplan.duckdb",
+        published=root / "published" / "brukerplan.duckdb",
+        reports=root / "reports",
+    )
+
+
+def _outcome(data: dict) -> DbtOutcome:
+    return DbtOutcome(success=data["success"], seconds=0.0, counts=data["counts"], failures=data["failures"])
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """Run `build(root)` once per test run, even under pytest-xdist: the workers share the folder (the first builds
+    it under a file lock, the others wait and read its JSON result)."""
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else None
+    root = (shared / name) if shared else tmp_path_factory.mktemp(name)
+    root.mkdir(parents=True, exist_ok=True)
+    done = root / "built.json"
+    with open(root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                done.write_text(json.dumps(build(root)), encoding="utf-8")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return root, json.loads(done.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
+    """Built once per test run (shared by the pytest-xdist workers): synth/ingest/dbt never run twice."""
+    scale = float(os.environ.get("BRUKERPLAN_TEST_SCALE", DEFAULT_SCALE))
+    years = os.environ.get("BRUKERPLAN_TEST_YEARS", DEFAULT_YEARS)
+    root, result = built_once(tmp_path_factory, "marts_chain", lambda root: _build_chain(root, scale, years))
     return ChainRun(
         root=root,
         truth=root / "synth" / "truth",
-        settings=settings,
-        test_outcome=test_outcome,
-        analyses_outcome=analyses_outcome,
+        settings=_settings(root),
+        test_outcome=_outcome(result["tests"]),
+        analyses_outcome=_outcome(result["analyses"]),
         compiled_analyses=root / "dbt_target" / "compiled" / "brukerplan" / "analyses",
         scale=scale,
         years=years,

@@ -13,33 +13,30 @@ import duckdb
 import pytest
 
 from brukerplan.dbt_runner import run_dbt
-from brukerplan.settings import Settings
-from tests.marts.conftest import _cli
+from tests.marts.conftest import _cli, _settings, built_once
 
 RULES = ["R01", "R02", "R03", "R04", "R05", "R06", "R07"]
 
 
-@pytest.fixture(scope="module")
-def bad_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path, dict]]:
-    root = tmp_path_factory.mktemp("marts_bad_inputs")
-    settings = Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=root / "published" / "brukerplan.duckdb",
-        reports=root / "reports",
-    )
+def _build(root: Path) -> dict:
+    settings = _settings(root)
     synth = _cli("synth", "--out", str(root / "synth"), "--scale", "0.01", "--years", "2019-2020", "--bad-inputs")
     assert synth.returncode == 0, synth.stdout + synth.stderr
-    bad = root / "synth" / "bad"
-    ingest = _cli("ingest", str(bad), "--landing", str(settings.landing))
+    ingest = _cli("ingest", str(root / "synth" / "bad"), "--landing", str(settings.landing))
     assert ingest.returncode == 1, ingest.stdout + ingest.stderr  # some files are quarantined by design
     paths = {"target_path": root / "dbt_target", "log_path": root / "dbt_logs"}
     for step in (["seed"], ["run", "--select", "+mart_data_quality"]):
         outcome = run_dbt(step, settings, **paths)
         assert outcome.success, outcome.failures
+    return {"built": True}
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path, dict]]:
+    root, _ = built_once(tmp_path_factory, "marts_bad_inputs", _build)
+    bad = root / "synth" / "bad"
     expected = json.loads((bad / "expected.json").read_text(encoding="utf-8"))
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(_settings(root).warehouse), read_only=True)
     yield con, bad, expected
     con.close()
 
