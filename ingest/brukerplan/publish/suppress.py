@@ -163,7 +163,8 @@ def _hierarchy_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: Additiv
         key = ", ".join([literal(s.name), literal(column), *others])
         cell = ids.sql(table, column)
         src = source_table(table.name)
-        not_null = f"{quote(column)} is not null"
+        # one membership per cell: a repeated count takes part through its first row only
+        not_null = f"{quote(column)} is not null and _row_id = {cell_row(table, column)}"
         statements.append(
             f"select hash({key}, {', '.join(own)}) as eq_id, {cell} as cell_id, {set_index} as set_index, "
             f"-1 as coef from {src} where {not_null}"
@@ -188,7 +189,12 @@ def _link_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: AdditiveSet,
     total = spec.table(s.total_table or table.name)
     parts = spec.table(s.parts_table or table.name)
     on = " and ".join(f"t.{quote(a)} = p.{quote(b)}" for a, b in s.parts_match.items())
-    where = [f"t.{quote(s.total_column or '')} is not null", f"p.{quote(s.parts_column or '')} is not null"]
+    where = [
+        f"t.{quote(s.total_column or '')} is not null",
+        f"p.{quote(s.parts_column or '')} is not null",
+        f"t._row_id = {cell_row(total, s.total_column or '', 't')}",
+        f"p._row_id = {cell_row(parts, s.parts_column or '', 'p')}",
+    ]
     where += [f"p.{quote(k)} = {literal(v)}" for k, v in s.parts_where.items()]
     where += [f"p.{quote(k)} != {literal(v)}" for k, v in s.parts_where_not.items()]
     total_row = cell_row(total, s.total_column or "", "t")
@@ -224,7 +230,7 @@ def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> None:
     if not statements:
         statements = ["select 0::ubigint as eq_id, 0::bigint as cell_id, 0 as set_index, 0 as coef where false"]
     con.execute(
-        "create or replace temp table members_raw as select distinct eq_id, cell_id, set_index, coef from ("
+        "create or replace temp table members_raw as select eq_id, cell_id, set_index, coef from ("
         + "\nunion all\n".join(statements)
         + ")"
     )
