@@ -119,11 +119,37 @@ def _suppress(
     return row
 
 
-def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
+EXTRA_COUNTIES = ("03", "11", "18", "31", "32", "33", "34", "39", "40", "42", "46", "55", "56")
+
+
+def national_shape(count: int, seed: int = 9) -> tuple[dict[str, str], tuple[Municipality, ...]]:
+    """The fixture's municipalities plus `count` generated ones in 13 more counties (for timing a run of
+    the default size, ~360 municipalities): some map every year, some every second year, some now and then."""
     rng = random.Random(seed)
+    counties = dict(COUNTIES) | {c: f"Fylke {c}" for c in EXTRA_COUNTIES}
+    extra = []
+    for i in range(count):
+        county = EXTRA_COUNTIES[i % len(EXTRA_COUNTIES)]
+        code = f"{county}{i // len(EXTRA_COUNTIES) + 1:02d}"
+        pattern = rng.choice(("every", "second", "some"))
+        if pattern == "every":
+            years = tuple(YEARS)
+        elif pattern == "second":
+            years = tuple(YEARS[rng.randint(0, 1) :: 2])
+        else:
+            years = tuple(sorted(rng.sample(YEARS, rng.randint(1, 6))))
+        size = rng.randint(5, 400)
+        extra.append(Municipality(code, f"Kommune {code}", years, size, size * 200, ((code, "1971-01-01", None),)))
+    return counties, MUNICIPALITIES + tuple(extra)
+
+
+def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipalities: int = 0) -> Path:
+    """Write the published-like file; `extra_municipalities` adds generated ones (see national_shape)."""
+    rng = random.Random(seed)
+    counties, municipalities = national_shape(extra_municipalities, seed)
     # finest counts per municipality, year and finest group
     finest: dict[tuple[str, int, str], int] = {}
-    for m in MUNICIPALITIES:
+    for m in municipalities:
         for year in m.years:
             for group in FINEST:
                 if group == "mental" and year < 2015:
@@ -139,10 +165,10 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                 finest[(m.code, year, group)] = max(0, int(rng.gauss(m.size * share, m.size * share * 0.2 + 1)))
 
     geos: list[tuple[str, str, str, list[Municipality]]] = [
-        ("municipality", m.code, m.name, [m]) for m in MUNICIPALITIES
+        ("municipality", m.code, m.name, [m]) for m in municipalities
     ]
-    geos += [("county", c, n, [m for m in MUNICIPALITIES if m.code[:2] == c]) for c, n in COUNTIES.items()]
-    geos.append(("country", "NO", "Norge", list(MUNICIPALITIES)))
+    geos += [("county", c, n, [m for m in municipalities if m.code[:2] == c]) for c, n in counties.items()]
+    geos.append(("country", "NO", "Norge", list(municipalities)))
 
     trends, living, housing, services, participation = [], [], [], [], []
     for level, code, name, members in geos:
@@ -319,7 +345,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                     )
 
     data_quality, dim_municipality = [], []
-    for m in MUNICIPALITIES:
+    for m in municipalities:
         for registered, valid_from, valid_to in m.registered:
             dim_municipality.append(
                 {
@@ -331,7 +357,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
                     "municipality_code": m.code,
                     "municipality_name": m.name,
                     "county_code": m.code[:2],
-                    "county_name": COUNTIES[m.code[:2]],
+                    "county_name": counties[m.code[:2]],
                     "is_approximate": False,
                 }
             )
@@ -383,7 +409,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9) -> Path:
         create("mart_participation", participation)
         create("mart_data_quality", data_quality)
         create("dim_municipality", dim_municipality)
-        create("dim_county", [{"county_code": c, "name": n} for c, n in COUNTIES.items()])
+        create("dim_county", [{"county_code": c, "name": n} for c, n in counties.items()])
         create(
             "dim_service",
             [

@@ -4,12 +4,13 @@ table, key and column, so a test (or a curious reader) can check it against the 
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from brukerplan.report.published import Published
 
@@ -105,22 +106,26 @@ class NumberFormat:
         return self.digits(float(value), 1)  # rate, mean
 
     def html(self, figure: Figure) -> Markup:
-        attrs: dict[str, str] = {"class": "fig", "data-kind": figure.kind, "data-formula": figure.formula}
+        """The figure as <span class="fig" data-…>text</span> (built as plain text: this runs ~100k times)."""
+        parts = ['<span class="fig', "", f'" data-kind="{figure.kind}" data-formula="{figure.formula}"']
         if len(figure.sources) == 1 and figure.formula == "cell":
             source = figure.sources[0]
-            attrs["data-table"] = source.table
-            attrs["data-key"] = json.dumps(dict(source.key), ensure_ascii=False, default=str)
-            attrs["data-column"] = source.column
+            key = json.dumps(dict(source.key), ensure_ascii=False, default=str)
+            parts.append(f' data-table="{source.table}" data-key="{_attr(key)}" data-column="{source.column}"')
         else:
-            attrs["data-parts"] = json.dumps([s.as_json() for s in figure.sources], ensure_ascii=False, default=str)
+            data = json.dumps([s.as_json() for s in figure.sources], ensure_ascii=False, default=str)
+            parts.append(f' data-parts="{_attr(data)}"')
         if figure.withheld:
-            attrs["class"] += " withheld"
-            attrs["data-withheld"] = "true"
-            attrs["title"] = "withheld"
+            parts[1] = " withheld"
+            parts.append(' data-withheld="true" title="withheld"')
         elif not figure.shown:
-            attrs["class"] += " missing"
-            attrs["data-missing"] = "true"
+            parts[1] = " missing"
+            parts.append(' data-missing="true"')
         else:
-            attrs["data-value"] = repr(figure.value)
-        rendered = " ".join(f'{name}="{escape(value)}"' for name, value in attrs.items())
-        return Markup(f"<span {rendered}>{escape(self.text(figure))}</span>")
+            parts.append(f' data-value="{figure.value!r}"')
+        parts.append(f">{_attr(self.text(figure))}</span>")
+        return Markup("".join(parts))
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)

@@ -72,15 +72,18 @@ class Published:
         return self.geographies.get((level, code))
 
 
+EMPTY: frozenset[str] = frozenset()
+
+
 def _withheld_of(values: dict[str, Any], keys: tuple[str, ...], has_list: bool) -> frozenset[str]:
     if has_list:
         raw = values.get("withheld_columns")
-        if raw is None:
-            return frozenset()
+        if not raw:
+            return EMPTY
         items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
         return frozenset(str(i).strip() for i in items if str(i).strip())
     if not values.get("withheld_cells"):
-        return frozenset()
+        return EMPTY
     return frozenset(c for c, v in values.items() if v is None and c not in keys and c != "withheld_columns")
 
 
