@@ -155,6 +155,15 @@ def publish(
     warehouse: WarehouseOpt = None,
     published: PublishedOpt = None,
     suppression_threshold: SuppressionOpt = None,
+    audit_seconds: Annotated[
+        float,
+        typer.Option(
+            "--audit-seconds",
+            envvar="BRUKERPLAN_AUDIT_SECONDS",
+            help="Time budget of the exact (linear-algebra) audit that runs after complementary suppression; "
+            "0 keeps only the rule that no equation has a single withheld cell (env BRUKERPLAN_AUDIT_SECONDS)",
+        ),
+    ] = 120.0,
 ) -> None:
     """Publish the marts and dimensions of a green build for BI: counts from 1 to threshold-1 withheld (and
     whatever would reveal them), written atomically to a DuckDB file readable by DuckDB 1.4+, with Parquet
@@ -163,7 +172,10 @@ def publish(
     from brukerplan.publish.cli_view import run_publish_command
 
     settings = load_settings(warehouse=warehouse, published=published, suppression_threshold=suppression_threshold)
-    raise typer.Exit(run_publish_command(settings, console))
+    if audit_seconds < 0:
+        console.print("[red]usage error:[/red] --audit-seconds must be 0 or more")
+        raise typer.Exit(2)
+    raise typer.Exit(run_publish_command(settings, console, audit_seconds=audit_seconds))
 
 
 @app.command()
@@ -235,6 +247,7 @@ def bench(
         Path | None, typer.Option("--work", help="Scratch folder for the generated data (default data/bench)")
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the generated data after measuring")] = False,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Include the reports' PDFs in the report step")] = True,
 ) -> None:
     """Measure every step (synth, ingest csv/xlsx, dbt build, publish, report, an incremental cycle) per scale:
     wall and CPU time, peak memory, rows; writes <reports>/bench/<timestamp>.json and .md and prints the table."""
@@ -251,7 +264,9 @@ def bench(
         raise typer.Exit(2)
     available = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
     work_dir = (work or settings.project_dir / "data" / "bench").resolve()
-    result, table, measures = run_bench(scale_list, years, settings.reports / "bench", work_dir, available, keep)
+    result, table, measures = run_bench(
+        scale_list, years, settings.reports / "bench", work_dir, available, keep, pdf=pdf
+    )
     console.print(table, markup=False)
     failed = [m.step for m in measures if m.exit_code != 0]
     if failed:

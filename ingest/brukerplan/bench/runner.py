@@ -174,7 +174,9 @@ def make_resubmission(synth_extracts: Path, out_dir: Path) -> Path | None:
     return target
 
 
-def bench_scale(scale: float, years: str, paths: BenchPaths, available: set[str]) -> list[StepMeasure]:
+def bench_scale(
+    scale: float, years: str, paths: BenchPaths, available: set[str], pdf: bool = True
+) -> list[StepMeasure]:
     measures: list[StepMeasure] = []
     paths.root.mkdir(parents=True, exist_ok=True)
     cwd = paths.root
@@ -246,7 +248,19 @@ def bench_scale(scale: float, years: str, paths: BenchPaths, available: set[str]
         m.rows_out = _published_rows(paths.published)
         measures.append(m)
     if "report" in available:
-        m = run_step(scale, "report", ["report", "--published", str(paths.published), "--out", str(paths.reports)], cwd)
+        m = run_step(
+            scale,
+            "report",
+            [
+                "report",
+                "--published",
+                str(paths.published),
+                "--out",
+                str(paths.reports),
+                *([] if pdf else ["--no-pdf"]),
+            ],
+            cwd,
+        )
         m.rows_out = len(list(paths.reports.rglob("*.html")))
         m.detail["pdfs"] = len(list(paths.reports.rglob("*.pdf")))
         measures.append(m)
@@ -344,7 +358,13 @@ def machine_facts() -> dict[str, object]:
 
 
 def run_bench(
-    scales: list[float], years: str, out_dir: Path, work_dir: Path, available: set[str], keep: bool = False
+    scales: list[float],
+    years: str,
+    out_dir: Path,
+    work_dir: Path,
+    available: set[str],
+    keep: bool = False,
+    pdf: bool = True,
 ) -> tuple[Path, str, list[StepMeasure]]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     measures: list[StepMeasure] = []
@@ -353,7 +373,7 @@ def run_bench(
         if paths.root.exists():
             shutil.rmtree(paths.root)
         try:
-            measures.extend(bench_scale(scale, years, paths, available))
+            measures.extend(bench_scale(scale, years, paths, available, pdf=pdf))
         finally:
             if not keep:
                 shutil.rmtree(paths.root, ignore_errors=True)

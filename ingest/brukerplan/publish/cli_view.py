@@ -9,11 +9,13 @@ from brukerplan.publish.publisher import PublishError, publish
 from brukerplan.settings import Settings
 
 
-def run_publish_command(settings: Settings, console: Console) -> int:
+def run_publish_command(settings: Settings, console: Console, audit_seconds: float = 120.0) -> int:
     """Publish and report; returns the exit status (0 published, 1 refused or failed)."""
     with console.status("publishing …") as status:
         try:
-            result = publish(settings, progress=lambda msg: status.update(f"publish: {msg} …"))
+            result = publish(
+                settings, progress=lambda msg: status.update(f"publish: {msg} …"), audit_seconds=audit_seconds
+            )
         except PublishError as exc:
             console.print(f"[red]publish refused:[/red] {exc}")
             console.print(f"published file unchanged: {settings.published}")
