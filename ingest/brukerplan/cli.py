@@ -55,6 +55,11 @@ SuppressionOpt = Annotated[
 ]
 
 
+def available_commands() -> set[str]:
+    """Names of the subcommands this version has (demo and bench run only the stages that exist)."""
+    return {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+
+
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings.load(**overrides)
@@ -233,7 +238,7 @@ def demo(
     from brukerplan.demo import run_demo
 
     settings = load_settings(landing=landing, warehouse=warehouse, published=published, reports=reports)
-    available = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    available = available_commands()
     ok = run_demo(settings, console, available, scale=scale)
     raise typer.Exit(0 if ok else 1)
 
@@ -262,7 +267,7 @@ def bench(
     if not scale_list or any(s <= 0 for s in scale_list):
         console.print("[red]usage error:[/red] --scales needs at least one positive number")
         raise typer.Exit(2)
-    available = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    available = available_commands()
     work_dir = (work or settings.project_dir / "data" / "bench").resolve()
     result, table, measures = run_bench(
         scale_list, years, settings.reports / "bench", work_dir, available, keep, pdf=pdf
