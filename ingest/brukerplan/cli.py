@@ -160,15 +160,16 @@ def publish(
     warehouse: WarehouseOpt = None,
     published: PublishedOpt = None,
     suppression_threshold: SuppressionOpt = None,
-    audit_seconds: Annotated[
-        float,
+    audit_cells: Annotated[
+        int | None,
         typer.Option(
-            "--audit-seconds",
-            envvar="BRUKERPLAN_AUDIT_SECONDS",
-            help="Time budget of the exact (linear-algebra) audit that runs after complementary suppression; "
-            "0 keeps only the rule that no equation has a single withheld cell (env BRUKERPLAN_AUDIT_SECONDS)",
+            "--audit-cells",
+            envvar="BRUKERPLAN_AUDIT_CELLS",
+            help="Largest group of withheld cells that the exact (linear-algebra) audit checks in one piece; "
+            "larger groups are checked in pieces. 0 keeps only the rule that no equation has a single withheld "
+            "cell (env BRUKERPLAN_AUDIT_CELLS, default 256)",
         ),
-    ] = 120.0,
+    ] = None,
 ) -> None:
     """Publish the marts and dimensions of a green build for BI: counts from 1 to threshold-1 withheld (and
     whatever would reveal them), written atomically to a DuckDB file readable by DuckDB 1.4+, with Parquet
@@ -177,10 +178,10 @@ def publish(
     from brukerplan.publish.cli_view import run_publish_command
 
     settings = load_settings(warehouse=warehouse, published=published, suppression_threshold=suppression_threshold)
-    if audit_seconds < 0:
-        console.print("[red]usage error:[/red] --audit-seconds must be 0 or more")
+    if audit_cells is not None and audit_cells < 0:
+        console.print("[red]usage error:[/red] --audit-cells must be 0 or more")
         raise typer.Exit(2)
-    raise typer.Exit(run_publish_command(settings, console, audit_seconds=audit_seconds))
+    raise typer.Exit(run_publish_command(settings, console, audit_cells=audit_cells))
 
 
 @app.command()

@@ -44,7 +44,7 @@ def test_demo_pages_open_without_errors_and_read_back(tmp_path: Path) -> None:
             str(reports),
         ],
         cwd=tmp_path,
-        env={**os.environ, "BRUKERPLAN_AUDIT_SECONDS": "0", "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         check=False,

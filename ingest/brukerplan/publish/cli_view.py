@@ -6,15 +6,18 @@ from rich.console import Console
 from rich.table import Table
 
 from brukerplan.publish.publisher import PublishError, publish
+from brukerplan.publish.suppress import DEFAULT_AUDIT_CELLS
 from brukerplan.settings import Settings
 
 
-def run_publish_command(settings: Settings, console: Console, audit_seconds: float = 120.0) -> int:
+def run_publish_command(settings: Settings, console: Console, audit_cells: int | None = None) -> int:
     """Publish and report; returns the exit status (0 published, 1 refused or failed)."""
     with console.status("publishing …") as status:
         try:
             result = publish(
-                settings, progress=lambda msg: status.update(f"publish: {msg} …"), audit_seconds=audit_seconds
+                settings,
+                progress=lambda msg: status.update(f"publish: {msg} …"),
+                audit_cells=DEFAULT_AUDIT_CELLS if audit_cells is None else audit_cells,
             )
         except PublishError as exc:
             console.print(f"[red]publish refused:[/red] {exc}")
@@ -34,11 +37,18 @@ def run_publish_command(settings: Settings, console: Console, audit_seconds: flo
         f"{stats.complementary:,} more to protect them, {stats.derived:,} rates/shares/means with them "
         f"({stats.equations:,} equations, {stats.seconds:.1f} s)"
     )
-    if not stats.audit_complete or stats.unaudited_groups:
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stats.phase_seconds.items())
+    console.print(
+        f"exact audit: {stats.audited_cells:,} cell checks in {stats.audited_pieces:,} pieces of at most "
+        f"{stats.audit_cells} cells over {stats.audit_passes} passes, {stats.audit_added:,} cells added; "
+        f"{stats.split_groups:,} groups checked in pieces, {stats.unaudited_cells:,} withheld cells not "
+        f"checked exactly ({phases})"
+    )
+    if not stats.audit_complete:
         console.print(
-            f"[yellow]warning:[/yellow] the exact audit {'ran out of time' if not stats.audit_complete else 'finished'}"
-            f" ({stats.unaudited_groups} groups too large to check exactly): every equation still has two or "
-            "more withheld cells, but a combination of equations might fix one; see docs/publishing.md"
+            "[yellow]warning:[/yellow] the exact audit still found fixed cells after its last pass: every "
+            "equation has two or more withheld cells, but a combination of equations may fix one; see "
+            "docs/publishing.md"
         )
     console.print(
         f"published {len(result.tables)} tables, {sum(t.rows for t in result.tables):,} rows, "

@@ -13,9 +13,11 @@ from pathlib import Path
 import duckdb
 
 from brukerplan.publish import writer
+from brukerplan.publish.equations import build_equations, literal, quote, source_table
 from brukerplan.publish.gate import BuildNotGreen, BuildRecord, check_green_build, default_run_results
+from brukerplan.publish.masks import bit, build_masks, mask_table
 from brukerplan.publish.spec import PublishSpec, SpecError, TableSpec, expand_patterns, load_spec
-from brukerplan.publish.suppress import SuppressionStats, literal, quote, source_table, suppress
+from brukerplan.publish.suppress import DEFAULT_AUDIT_CELLS, SuppressionStats, suppress_system
 from brukerplan.settings import Settings
 
 METADATA_TABLE = "publication_metadata"
@@ -148,25 +150,49 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[PublishSpe
 def _mart_select(table: TableSpec, columns: list[str]) -> str:
     """The published form of a mart: withheld cells null, plus withheld_cells and withheld_columns."""
     suppressible = set(table.counts) | set(table.derived)
+    mask = "coalesce(m.mask, 0)"
+
+    def withheld(column: str) -> str:
+        return f"({mask} & {1 << bit(table, column)}) != 0"
+
     parts = []
     for column in columns:
         if column in suppressible:
-            parts.append(
-                f"case when list_contains(w.cols, {literal(column)}) then null else r.{quote(column)} end "
-                f"as {quote(column)}"
-            )
+            parts.append(f"case when {withheld(column)} then null else r.{quote(column)} end as {quote(column)}")
         else:
             parts.append(f"r.{quote(column)}")
-    flagged = ", ".join(
-        f"case when list_contains(w.cols, {literal(c)}) then {literal(c)} end" for c in columns if c in suppressible
-    )
-    parts.append(f"coalesce(len(w.cols), 0)::integer as {WITHHELD_CELLS}")
+    flagged = ", ".join(f"case when {withheld(c)} then {literal(c)} end" for c in columns if c in suppressible)
+    parts.append(f"bit_count({mask})::integer as {WITHHELD_CELLS}")
     parts.append(f"concat_ws(',', {flagged or 'null'}) as {WITHHELD_COLUMNS}")
     return (
         f"select {', '.join(parts)} from {source_table(table.name)} r "
-        f"left join (select row_id, list(col) as cols from withheld where tbl = {literal(table.name)} "
-        f"group by row_id) w on w.row_id = r._row_id order by r._row_id"
+        f"left join {mask_table(table.name)} m on m.row_id = r._row_id order by r._row_id"
     )
+
+
+def suppress(
+    con: duckdb.DuckDBPyConnection,
+    spec: PublishSpec,
+    threshold: int,
+    audit_cells: int = DEFAULT_AUDIT_CELLS,
+    progress: Progress | None = None,
+) -> SuppressionStats:
+    """Equations, withheld cells and the row masks (mask_<table>) for the marts loaded as src_<table>."""
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    stats = SuppressionStats()
+    say("building the equations of the additive sets")
+    system = build_equations(con, spec)
+    lap = stats.lap("equations", started)
+    withheld, _, stats = suppress_system(system, threshold, audit_cells=audit_cells, progress=say, stats=stats)
+    lap = time.perf_counter()
+    say("withholding rates, shares and means of withheld counts")
+    masks = build_masks(con, spec, system, withheld)
+    stats.derived = masks.derived
+    stats.per_table = masks.per_table
+    stats.lap("derived", lap)
+    stats.seconds = time.perf_counter() - started
+    return stats
 
 
 def _submissions(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> list[str]:
@@ -187,7 +213,7 @@ def publish(
     require_green_build: bool = True,
     spec: PublishSpec | None = None,
     progress: Progress | None = None,
-    audit_seconds: float = 120.0,
+    audit_cells: int = DEFAULT_AUDIT_CELLS,
 ) -> PublishResult:
     """Publish the warehouse's marts and dimensions to settings.published (see the module docs)."""
     started = time.perf_counter()
@@ -218,7 +244,7 @@ def publish(
             _check_person_level(spec, dim.name, columns)
             dimensions.append((dim.name, dim.source, columns))
         say("suppressing small counts")
-        stats = suppress(con, spec, threshold, audit_seconds=audit_seconds, progress=say)
+        stats = suppress(con, spec, threshold, audit_cells=audit_cells, progress=say)
         submissions = _submissions(con, spec)
         publication_id = str(uuid.uuid4())
         summaries: list[TableSummary] = []

@@ -25,6 +25,8 @@ class Hierarchy:
     columns: tuple[str, ...]
     parent: dict[str, str] = field(default_factory=dict)  # user_group style: value -> parent value
     parent_sql: dict[str, tuple[str, ...]] = field(default_factory=dict)  # geography style: level -> SQL
+    # levels of aggregation above the finest, by value of the first column (the solver keeps high ones shown)
+    heights: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,6 @@ class Source:
     column: str | None = None
     table: str | None = None
     match: dict[str, str] | None = None
-    set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,27 @@ def _set(table: str, raw: dict[str, Any]) -> AdditiveSet:
 
 
 def _sources(raw: list[dict[str, Any]]) -> tuple[Source, ...]:
-    return tuple(
-        Source(column=item.get("column"), table=item.get("table"), match=item.get("match"), set=item.get("set"))
-        for item in raw
-    )
+    return tuple(Source(column=item.get("column"), table=item.get("table"), match=item.get("match")) for item in raw)
+
+
+def _heights(item: dict[str, Any]) -> dict[str, int]:
+    """Declared `heights`, or for a `parent` hierarchy: 0 for a leaf, one more than its highest child else."""
+    if item.get("heights"):
+        return {str(k): int(v) for k, v in item["heights"].items()}
+    parent = {str(k): str(v) for k, v in (item.get("parent") or {}).items()}
+    heights: dict[str, int] = {}
+
+    def height(value: str, depth: int = 0) -> int:
+        if depth > len(parent):
+            raise SpecError(f"hierarchy {item.get('columns')}: the parents form a cycle at {value!r}")
+        if value not in heights:
+            children = [c for c, p in parent.items() if p == value]
+            heights[value] = 1 + max(height(c, depth + 1) for c in children) if children else 0
+        return heights[value]
+
+    for value in {*parent, *parent.values()}:
+        height(value)
+    return heights
 
 
 def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
@@ -142,6 +160,7 @@ def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
             columns=_tuple(item["columns"]),
             parent={str(k): str(v) for k, v in (item.get("parent") or {}).items()},
             parent_sql={str(k): tuple(v) for k, v in (item.get("parent_sql") or {}).items()},
+            heights=_heights(item),
         )
     tables = tuple(
         TableSpec(
@@ -181,6 +200,8 @@ def check_spec(spec: PublishSpec) -> None:
             if column in seen:
                 raise SpecError(f"{table.name}.{column} is declared twice")
             seen.add(column)
+        if len(table.counts) + len(table.derived) > 63:
+            raise SpecError(f"{table.name}: more than 63 counts and derived columns (one bit each in the masks)")
         for s in table.sets:
             _check_set(spec, table, s)
         for column, over in table.repeated.items():
@@ -188,10 +209,7 @@ def check_spec(spec: PublishSpec) -> None:
                 raise SpecError(f"{table.name}: repeated {column} over {over} must be a count over key columns")
         for column, sources in table.derived.items():
             for source in sources:
-                if source.set is not None:
-                    if source.set not in set_names:
-                        raise SpecError(f"{table.name}.{column}: unknown set {source.set!r}")
-                elif source.table is not None:
+                if source.table is not None:
                     other = spec.table(source.table)
                     if source.column not in other.counts:
                         raise SpecError(f"{table.name}.{column}: {source.table}.{source.column} is not a count")

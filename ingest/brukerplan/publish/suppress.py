@@ -1,22 +1,26 @@
-"""Primary and complementary small-cell suppression, vectorised in DuckDB.
+"""Primary and complementary small-cell suppression on the system of equations of equations.py, in numpy.
 
-Model: every non-null count of every published table is a *cell*. Every additive set of the publish spec
-(tables.yaml) yields *equations* total = sum of parts; an equation is stored as its member cells with a
-coefficient (-1 for the total, +1 for a part). Absent rows are known zeros and take part in no equation.
+Deterministic: the same marts give the same withheld cells, whatever the machine's load (no time budgets).
 
 1. Primary: a count from 1 to threshold - 1 is withheld.
-2. Complementary: an equation with exactly one withheld member would give it away by subtraction, so one more
-   member is withheld: the smallest shown count, non-zero counts first, then the lowest cell id (stable).
-   Repeated over all equations until none has exactly one withheld member (the sets interlock, so this runs
-   to a fixpoint). Only equations touched by newly withheld cells are re-examined in each round.
-3. Linear-algebra audit: the singleton rule does not exclude every exact disclosure (e.g. a cell bridging two
-   otherwise protected groups of equations). For each connected group of withheld cells (linked by the
-   equations they share) up to `audit_limit` cells, the null space of the equation system restricted to the
-   withheld cells is computed; a withheld cell on which every null vector vanishes is determined, and the
-   smallest shown member of one of its equations is withheld too. Steps 2-3 repeat until stable.
-4. Derived: every rate, share, mean or difference with a withheld source is withheld.
-
-The outcome is the table `withheld` (tbl, row_id, col, reason) in the given connection.
+2. Complementary (the singleton rule): an equation with exactly one withheld member would give it away by
+   subtraction, so one more member is withheld: the *cheapest* shown member. Cheapest = a non-zero count
+   before a zero (zero is shown), then the lowest row (fewest levels of aggregation: a municipality before its
+   county, a leaf group before `rus` and `all`), then the smallest count, then the lowest cell number. Keeping
+   totals shown matters: a withheld country or county total forces more withheld cells in every equation it
+   is a part of. All equations with one withheld member pick at once; only the equations touched by the picks
+   are looked at again, until none has exactly one withheld member (the sets interlock, so this takes a few
+   rounds). After this, no withheld cell can be recovered by subtraction, not even by repeating it.
+3. Exact audit, bounded by work: the singleton rule does not exclude every disclosure by a combination of
+   equations (e.g. received = continue + end, recommended = continue + new, known = continue + new + end + none
+   with continue, new and end withheld fixes all three). The withheld cells and the equations with two or more
+   of them fall into independent groups; a group of at most `audit_cells` cells is checked exactly (a cell is
+   fixed iff every vector of the null space of the group's equations vanishes on it: eigenvalues of AᵀA,
+   batched by size). A larger group is split by leaving out its largest equations until the pieces are small
+   enough: a cell fixed by part of the equations is fixed by all of them, so whatever a piece reveals is real;
+   what only the left-out equations would reveal is not seen (the stats count those pieces). For each fixed
+   cell the cheapest shown member of one of its equations is withheld too; 2-3 repeat until nothing changes.
+4. Derived (masks.py): every rate, share, mean or difference with a withheld source is withheld.
 """
 
 from __future__ import annotations
@@ -26,29 +30,59 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 
-from brukerplan.publish.spec import AdditiveSet, PublishSpec, TableSpec
-
-ROW_SHIFT = 4096  # cell_id = row_id * ROW_SHIFT + table_index * 64 + column_index
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+DEFAULT_AUDIT_CELLS = 0
+MAX_AUDIT_PASSES = 25
+_BATCH_BYTES = 64 * 1024 * 1024
+_EIGEN_TOLERANCE = 1e-8
+_DENSE_CELLS = 128  # pieces up to this many cells: batched dense eigh; larger: sparse exact elimination
 
 
-def literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+@dataclass
+class System:
+    """Cells (by cell number) and the members of the equations (ordered by equation number)."""
+
+    value: np.ndarray  # int64 per cell number; -1 for a hole in the numbering (no cell)
+    height: np.ndarray  # int64 per cell: levels of aggregation above the finest
+    eq: np.ndarray  # int64 per member, non-decreasing
+    cell: np.ndarray  # int64 per member
+    coef: np.ndarray  # int8 per member: -1 total, +1 part
+    row_eq: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per equation: within one row
+    blocks: tuple[tuple[str, str, int, int], ...] = ()  # (table, column, first cell number, rows)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.value)
+
+    @property
+    def n_eqs(self) -> int:
+        return int(self.eq[-1]) + 1 if len(self.eq) else 0
 
 
-def source_table(table: str) -> str:
-    """The in-memory copy of a published table, with a stable _row_id (ordered by the key columns)."""
-    return quote(f"src_{table}")
+@dataclass
+class Index:
+    """Both directions of the membership: members of an equation, and equations of a cell (CSR pointers)."""
+
+    eq_ptr: np.ndarray
+    cell_ptr: np.ndarray
+    cell_eqs: np.ndarray  # equation numbers, grouped by cell
+
+    @staticmethod
+    def of(system: System) -> Index:
+        from scipy.sparse import csr_matrix
+
+        eq_ptr = np.concatenate([[0], np.cumsum(np.bincount(system.eq, minlength=system.n_eqs))])
+        # the transpose of the membership by a counting sort (scipy's CSR construction), not a comparison sort
+        by_cell = csr_matrix(
+            (np.ones(len(system.eq), dtype=np.int8), system.cell.astype(np.int32), eq_ptr),
+            shape=(system.n_eqs, system.n_cells),
+        ).tocsc()
+        return Index(
+            eq_ptr=eq_ptr,
+            cell_ptr=by_cell.indptr.astype(np.int64),
+            cell_eqs=by_cell.indices.astype(np.int64),
+        )
 
 
 @dataclass
@@ -58,13 +92,19 @@ class SuppressionStats:
     primary: int = 0
     complementary: int = 0
     audit_added: int = 0
-    derived: int = 0
+    row_audit_added: int = 0  # added because the equations of one row (columns sets) fixed a withheld cell
+    row_pieces: int = 0
     rounds: int = 0
-    audited_groups: int = 0
-    unaudited_groups: int = 0
+    audit_passes: int = 0
+    audited_cells: int = 0
+    audited_pieces: int = 0
+    split_groups: int = 0  # groups larger than audit_cells, checked in pieces
+    unaudited_cells: int = 0  # withheld cells in pieces that stayed too large (only the singleton rule)
     largest_group: int = 0
+    audit_cells: int = DEFAULT_AUDIT_CELLS
+    audit_complete: bool = True  # False if fixed cells remained after MAX_AUDIT_PASSES
+    derived: int = 0
     seconds: float = 0.0
-    audit_complete: bool = True
     phase_seconds: dict[str, float] = field(default_factory=dict)
     per_table: dict[str, int] = field(default_factory=dict)
 
@@ -74,400 +114,104 @@ class SuppressionStats:
         return now
 
 
+def _gather(ptr: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ptr[i]..ptr[i+1]-1 for every i in items, and for each position the index (into items) of
+    the item it belongs to."""
+    starts = ptr[items]
+    lengths = ptr[items + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets, np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+
+
 @dataclass(frozen=True)
-class CellIds:
-    """Numbering of tables and count columns, so a cell is one BIGINT."""
+class Priority:
+    """Every cell's rank as a complementary choice (0 = cheapest; see the module docs), and its inverse."""
 
-    spec: PublishSpec
+    rank: np.ndarray
+    by_rank: np.ndarray
 
-    def table_index(self, table: str) -> int:
-        return [t.name for t in self.spec.tables].index(table)
-
-    def column_index(self, table: TableSpec, column: str) -> int:
-        return table.counts.index(column)
-
-    def sql(self, table: TableSpec, column: str, alias: str = "") -> str:
-        offset = self.table_index(table.name) * 64 + self.column_index(table, column)
-        return f"({cell_row(table, column, alias)} * {ROW_SHIFT} + {offset})"
-
-
-def cell_row(table: TableSpec, column: str, alias: str = "") -> str:
-    """The row that holds a cell: the row itself, or for a repeated count the first row of its copies."""
-    prefix = f"{alias}." if alias else ""
-    return prefix + (quote(f"_cell_row_{column}") if column in table.repeated else "_row_id")
+    @staticmethod
+    def of(system: System) -> Priority:
+        n = system.n_cells
+        order = np.lexsort((np.arange(n), system.value, system.height, system.value == 0))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
+        return Priority(rank=rank, by_rank=order)
 
 
-def add_cell_rows(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> None:
-    """For each repeated count, a column _cell_row_<count> naming the first row of its copies; checks that the
-    copies agree (a wrong `repeated` declaration would otherwise hide a difference)."""
-    for table in spec.tables:
-        src = source_table(table.name)
-        for column, over in table.repeated.items():
-            partition = ", ".join(quote(k) for k in table.keys if k not in over)
-            name = quote(f"_cell_row_{column}")
-            con.execute(
-                f"create or replace temp table {src} as select *, "
-                f"min(_row_id) over (partition by {partition}) as {name} from {src}"
-            )
-            row = con.execute(
-                f"select count(*) from (select {partition} from {src} group by all "
-                f"having count(distinct {quote(column)}) > 1 or (count({quote(column)}) between 1 and count(*) - 1))"
-            ).fetchone()
-            if row and row[0]:
-                raise ValueError(
-                    f"{table.name}.{column} is declared repeated over {list(over)} but differs between "
-                    f"rows in {row[0]} groups"
-                )
+def _cheapest_per_group(cells: np.ndarray, groups: np.ndarray, rank: Priority) -> np.ndarray:
+    """The cheapest cell of each run of equal `groups` values (cells grouped contiguously by group)."""
+    if len(cells) == 0:
+        return cells
+    starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+    return rank.by_rank[np.minimum.reduceat(rank.rank[cells], starts)]
 
 
-def _check_sizes(spec: PublishSpec) -> None:
-    if len(spec.tables) > ROW_SHIFT // 64:
-        raise ValueError("too many published tables for the cell numbering")
-    for table in spec.tables:
-        if len(table.counts) > 64:
-            raise ValueError(f"{table.name}: more than 64 count columns")
+def _withheld_per_eq(system: System, withheld: np.ndarray) -> np.ndarray:
+    return np.bincount(system.eq[withheld[system.cell]], minlength=system.n_eqs)
 
 
-def _cells_sql(spec: PublishSpec, ids: CellIds) -> str:
-    parts = []
-    for table in spec.tables:
-        for column in table.counts:
-            parts.append(
-                f"select {ids.sql(table, column)} as cell_id, {literal(table.name)} as tbl, _row_id as row_id, "
-                f"{literal(column)} as col, {quote(column)}::bigint as value "
-                f"from {source_table(table.name)} where {quote(column)} is not null "
-                f"and _row_id = {cell_row(table, column)}"
-            )
-    return "\nunion all\n".join(parts)
-
-
-def _hierarchy_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: AdditiveSet, set_index: int) -> list[str]:
-    hierarchy = spec.hierarchies[s.hierarchy or ""]
-    others = [quote(k) for k in table.keys if k not in hierarchy.columns]
-    own = [f"{quote(c)}::varchar" for c in hierarchy.columns]
-    if hierarchy.parent:
-        (column,) = hierarchy.columns
-        cases = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in hierarchy.parent.items())
-        parent = [f"(case {quote(column)}::varchar {cases} end)"]
-    else:
-        level_column = hierarchy.columns[0]
-        parent = []
-        for position in range(len(hierarchy.columns)):
-            cases = " ".join(
-                f"when {literal(level)} then ({exprs[position]})::varchar"
-                for level, exprs in hierarchy.parent_sql.items()
-            )
-            parent.append(f"(case {quote(level_column)}::varchar {cases} end)")
-    statements = []
-    for column in s.columns:
-        key = ", ".join([literal(s.name), literal(column), *others])
-        cell = ids.sql(table, column)
-        src = source_table(table.name)
-        # one membership per cell: a repeated count takes part through its first row only
-        not_null = f"{quote(column)} is not null and _row_id = {cell_row(table, column)}"
-        statements.append(
-            f"select hash({key}, {', '.join(own)}) as eq_id, {cell} as cell_id, {set_index} as set_index, "
-            f"-1 as coef from {src} where {not_null}"
-        )
-        statements.append(
-            f"select hash({key}, {', '.join(parent)}) as eq_id, {cell} as cell_id, {set_index} as set_index, "
-            f"1 as coef from {src} where {not_null} and {parent[0]} is not null"
-        )
-    return statements
-
-
-def _columns_sql(ids: CellIds, table: TableSpec, s: AdditiveSet, set_index: int) -> list[str]:
-    return [
-        f"select hash({literal(s.name)}, _row_id) as eq_id, {ids.sql(table, column)} as cell_id, "
-        f"{set_index} as set_index, {-1 if column == s.total else 1} as coef "
-        f"from {source_table(table.name)} where {quote(column)} is not null"
-        for column in (s.total or "", *s.parts)
-    ]
-
-
-def _link_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: AdditiveSet, set_index: int) -> list[str]:
-    total = spec.table(s.total_table or table.name)
-    parts = spec.table(s.parts_table or table.name)
-    on = " and ".join(f"t.{quote(a)} = p.{quote(b)}" for a, b in s.parts_match.items())
-    where = [
-        f"t.{quote(s.total_column or '')} is not null",
-        f"p.{quote(s.parts_column or '')} is not null",
-        f"t._row_id = {cell_row(total, s.total_column or '', 't')}",
-        f"p._row_id = {cell_row(parts, s.parts_column or '', 'p')}",
-    ]
-    where += [f"p.{quote(k)} = {literal(v)}" for k, v in s.parts_where.items()]
-    where += [f"p.{quote(k)} != {literal(v)}" for k, v in s.parts_where_not.items()]
-    total_row = cell_row(total, s.total_column or "", "t")
-    key = ", ".join([literal(s.name), total_row, *[f"p.{quote(g)}" for g in s.parts_group_by]])
-    joined = f"from {source_table(total.name)} t join {source_table(parts.name)} p on {on} where {' and '.join(where)}"
-    return [
-        f"select distinct hash({key}) as eq_id, {ids.sql(total, s.total_column or '', 't')} as cell_id, "
-        f"{set_index} as set_index, -1 as coef {joined}",
-        f"select hash({key}) as eq_id, {ids.sql(parts, s.parts_column or '', 'p')} as cell_id, "
-        f"{set_index} as set_index, 1 as coef {joined}",
-    ]
-
-
-def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> None:
-    """Tables `cells` (cell_id, tbl, row_id, col, value, withheld, reason) and `members` (eq_id, cell_id,
-    set_index) for the published tables already loaded as src_<name>."""
-    _check_sizes(spec)
-    add_cell_rows(con, spec)
-    ids = CellIds(spec)
-    con.execute(
-        "create or replace temp table cells as select *, false as withheld, null::varchar as reason from ("
-        + _cells_sql(spec, ids)
-        + ")"
-    )
-    statements: list[str] = []
-    for set_index, (table, s) in enumerate(spec.all_sets()):
-        if s.kind == "hierarchy":
-            statements += _hierarchy_sql(spec, ids, table, s, set_index)
-        elif s.kind == "columns":
-            statements += _columns_sql(ids, table, s, set_index)
-        else:
-            statements += _link_sql(spec, ids, table, s, set_index)
-    if not statements:
-        statements = ["select 0::ubigint as eq_id, 0::bigint as cell_id, 0 as set_index, 0 as coef where false"]
-    con.execute(
-        "create or replace temp table members_raw as select eq_id, cell_id, set_index, coef from ("
-        + "\nunion all\n".join(statements)
-        + ")"
-    )
-    # An equation with a single member says nothing about other cells (and cannot be protected): dropped.
-    con.execute(
-        """
-        create or replace temp table members as
-        select m.eq_id, m.cell_id, m.set_index, m.coef::tinyint as coef
-        from members_raw m
-        join (select eq_id from members_raw group by eq_id having count(*) >= 2) e using (eq_id)
-        """
-    )
-    con.execute("drop table members_raw")
-
-
-def _withhold(con: duckdb.DuckDBPyConnection, new_table: str, reason: str) -> int:
-    """Mark the cells listed in new_table as withheld and update the per-equation counts."""
-    con.execute(
-        f"update cells set withheld = true, reason = {literal(reason)} "
-        f"where cell_id in (select cell_id from {new_table}) and not withheld"
-    )
-    con.execute(
-        f"""
-        create or replace temp table eq_delta as
-        select m.eq_id, count(*) as added from members m join {new_table} n using (cell_id) group by m.eq_id
-        """
-    )
-    con.execute(
-        """
-        update eq_state set n_withheld = n_withheld + d.added
-        from eq_delta d where eq_state.eq_id = d.eq_id
-        """
-    )
-    row = con.execute(f"select count(*) from {new_table}").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _singleton_rounds(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """Withhold the smallest shown member of every equation with exactly one withheld member, until none."""
-    added = rounds = 0
-    while True:
-        con.execute(
-            """
-            create or replace temp table picked as
-            select distinct min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id))
-                as cell_id
-            from eq_state s
-            join members m using (eq_id)
-            join cells c using (cell_id)
-            where s.n_withheld = 1 and not c.withheld
-            group by s.eq_id
-            """
-        )
-        n = _withhold(con, "picked", "complementary")
-        if n == 0:
-            return added, rounds
-        added += n
+def _singleton_rounds(
+    system: System, index: Index, withheld: np.ndarray, rank: Priority, frontier: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """Withhold the cheapest shown member of every equation with exactly one withheld member, until none.
+    Returns (cells added, rounds)."""
+    n_withheld = _withheld_per_eq(system, withheld)
+    todo = np.flatnonzero(n_withheld == 1) if frontier is None else frontier[n_withheld[frontier] == 1]
+    added: list[np.ndarray] = []
+    rounds = 0
+    while len(todo):
+        positions, owners = _gather(index.eq_ptr, todo)
+        cells = system.cell[positions]
+        shown = ~withheld[cells]
+        picked = np.unique(_cheapest_per_group(cells[shown], owners[shown], rank))
+        withheld[picked] = True
+        added.append(picked)
         rounds += 1
+        positions, _ = _gather(index.cell_ptr, picked)
+        touched = index.cell_eqs[positions]
+        np.add.at(n_withheld, touched, 1)
+        todo = np.unique(touched[n_withheld[touched] == 1])
+    return (np.concatenate(added) if added else np.zeros(0, dtype=np.int64)), rounds
 
 
-def _pieces(
-    members: np.ndarray, eq_index: np.ndarray, cell_index: np.ndarray, limit: int, stats: SuppressionStats
-) -> list[np.ndarray]:
-    """Sub-systems of at most `limit` unknowns to check exactly. A group that is too large is split by leaving
-    out its largest equations (a cell fixed by part of the equations is fixed by all of them, so whatever the
-    pieces reveal is real; what only the left-out equations would reveal is not seen)."""
+def _components(eqs: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Connected component of every member (equations and cells linked by membership)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if len(np.unique(cell_index[members])) <= limit:
+    _, local_eq = np.unique(eqs, return_inverse=True)
+    _, local_cell = np.unique(cells, return_inverse=True)
+    n_eq = int(local_eq.max()) + 1
+    n = n_eq + int(local_cell.max()) + 1
+    graph = coo_matrix((np.ones(len(eqs)), (local_eq, n_eq + local_cell)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels[local_eq]
+
+
+def _split_by_label(labels: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+
+
+def _pieces(eqs: np.ndarray, cells: np.ndarray, members: np.ndarray, limit: int, stats: SuppressionStats) -> list:
+    """Pieces of one group (member positions) of at most `limit` cells, by leaving out the largest equations."""
+    if len(np.unique(cells[members])) <= limit:
         return [members]
-    _, local_eq, sizes = np.unique(eq_index[members], return_inverse=True, return_counts=True)
+    _, local_eq, sizes = np.unique(eqs[members], return_inverse=True, return_counts=True)
     member_sizes = sizes[local_eq]
-    if member_sizes.max() <= 2:
-        stats.unaudited_groups += 1
-        return []
     kept = members[member_sizes < member_sizes.max()]
-    if len(kept) == 0:
+    if member_sizes.max() <= 2 or len(kept) == 0:
+        stats.unaudited_cells += len(np.unique(cells[members]))
         return []
-    _, k_eq = np.unique(eq_index[kept], return_inverse=True)
-    _, k_cell = np.unique(cell_index[kept], return_inverse=True)
-    n_eq, n_cell = int(k_eq.max()) + 1, int(k_cell.max()) + 1
-    graph = coo_matrix((np.ones(len(kept)), (k_eq, n_eq + k_cell)), shape=(n_eq + n_cell, n_eq + n_cell))
-    _, labels = connected_components(graph, directed=False)
-    member_labels = labels[k_eq]
-    order = np.argsort(member_labels, kind="stable")
-    boundaries = np.flatnonzero(np.diff(member_labels[order])) + 1
     out: list[np.ndarray] = []
-    for sub in np.split(order, boundaries):
-        out += _pieces(kept[sub], eq_index, cell_index, limit, stats)
+    labels = _components(eqs[kept], cells[kept])
+    for sub in _split_by_label(labels):
+        out += _pieces(eqs, cells, kept[sub], limit, stats)
     return out
-
-
-def _peel(con: duckdb.DuckDBPyConnection) -> None:
-    """Shrink the system in audit_members without changing what it fixes: an equation with two or more withheld
-    cells that occur in no other equation can always be satisfied by trading between them, so those cells are
-    not fixed and the equation constrains nothing else; drop it. Repeat until none is left."""
-    while True:
-        con.execute(
-            """
-            create or replace temp table peel as
-            with occurrences as (select cell_id, count(*) as n from audit_members group by cell_id)
-            select a.eq_id from audit_members a join occurrences o using (cell_id)
-            group by a.eq_id having count(*) filter (where o.n = 1) >= 2
-            """
-        )
-        row = con.execute("select count(*) from peel").fetchone()
-        if not row or row[0] == 0:
-            return
-        con.execute("delete from audit_members where eq_id in (select eq_id from peel)")
-
-
-def _audit(
-    con: duckdb.DuckDBPyConnection,
-    audit_limit: int,
-    stats: SuppressionStats,
-    clean: set[int] | None = None,
-    deadline: float | None = None,
-) -> int:
-    """Exact check of every connected group of withheld cells; withholds more where a cell is determined.
-    `clean` remembers the sub-systems already found sound (they cannot change without a new withheld cell).
-    Returns the number of cells added."""
-    clean = set() if clean is None else clean
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    con.execute(
-        """
-        create or replace temp table audit_members as
-        select m.eq_id, m.cell_id, m.coef
-        from members m join cells c using (cell_id) join eq_state s using (eq_id)
-        where c.withheld and s.n_withheld >= 2
-        """
-    )
-    _peel(con)
-    rows = con.execute("select eq_id, cell_id, coef from audit_members").fetchnumpy()
-    if len(rows["eq_id"]) == 0:
-        return 0
-    eq_codes, eq_index = np.unique(rows["eq_id"], return_inverse=True)
-    cell_codes, cell_index = np.unique(rows["cell_id"], return_inverse=True)
-    coefs = np.asarray(rows["coef"], dtype=np.int64)
-    n_eq, n_cell = len(eq_codes), len(cell_codes)
-    # bipartite graph equations + cells; its components are independent sub-systems
-    graph = coo_matrix((np.ones(len(eq_index)), (eq_index, n_eq + cell_index)), shape=(n_eq + n_cell, n_eq + n_cell))
-    _, labels = connected_components(graph, directed=False)
-    member_labels = labels[eq_index]
-    order = np.argsort(member_labels, kind="stable")
-    boundaries = np.flatnonzero(np.diff(member_labels[order])) + 1
-    determined_cells: list[int] = []
-    determined_groups: list[tuple[int, int]] = []  # (group number, equation id) of groups with a fixed cell
-    for group in np.split(order, boundaries):
-        size = len(np.unique(cell_index[group]))
-        stats.largest_group = max(stats.largest_group, size)
-        if deadline is not None and time.perf_counter() > deadline:
-            stats.audit_complete = False
-            break
-        for piece in _pieces(group, eq_index, cell_index, audit_limit, stats):
-            cells_here, local_cell = np.unique(cell_index[piece], return_inverse=True)
-            eqs_here, local_eq = np.unique(eq_index[piece], return_inverse=True)
-            signature = hash((cells_here.tobytes(), eqs_here.tobytes()))
-            if signature in clean:
-                continue  # unchanged since an audit that found nothing
-            stats.audited_groups += 1
-            equations: dict[int, dict[int, int]] = {}
-            for e, c, k in zip(local_eq.tolist(), local_cell.tolist(), coefs[piece].tolist(), strict=True):
-                equations.setdefault(e, {})[c] = int(k)
-            fixed = [int(cell_codes[cells_here[j]]) for j in determined_unknowns(list(equations.values()))]
-            if fixed:
-                determined_cells += fixed
-                number = len({g for g, _ in determined_groups})
-                determined_groups += [(number, int(e)) for e in eq_codes[eqs_here]]
-            else:
-                clean.add(signature)
-    if not determined_cells:
-        return 0
-    con.execute("create or replace temp table determined as select unnest(?::bigint[]) as cell_id", [determined_cells])
-    con.execute(
-        """
-        create or replace temp table picked_for as
-        select d.cell_id as fixed,
-            min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id)) as picked
-        from determined d
-        join members md on md.cell_id = d.cell_id
-        join members m on m.eq_id = md.eq_id
-        join cells c on c.cell_id = m.cell_id
-        where not c.withheld
-        group by d.cell_id
-        """
-    )
-    con.execute("create or replace temp table picked as select picked as cell_id from picked_for")
-    con.execute("alter table picked_for rename column fixed to cell_id")
-    # a fixed cell whose own equations are all withheld already: the smallest shown cell of every equation of
-    # its withheld neighbours (cells sharing an equation with it); failing that, of any equation of its group
-    con.execute(
-        """
-        create or replace temp table stuck as
-        select d.cell_id from determined d
-        where d.cell_id not in (select cell_id from picked_for)
-        """
-    )
-    con.execute(
-        """
-        create or replace temp table neighbour_pick as
-        select s.cell_id as fixed,
-            min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id)) as cell_id
-        from stuck s
-        join members m1 on m1.cell_id = s.cell_id
-        join members mn on mn.eq_id = m1.eq_id
-        join members m2 on m2.cell_id = mn.cell_id and m2.eq_id != m1.eq_id
-        join members m on m.eq_id = m2.eq_id
-        join cells c on c.cell_id = m.cell_id
-        where not c.withheld
-        group by s.cell_id, m2.eq_id
-        """
-    )
-    con.execute("insert into picked select cell_id from neighbour_pick")
-    con.execute(
-        "create or replace temp table determined_groups as select unnest(?::bigint[]) as grp, "
-        "unnest(?::ubigint[]) as eq_id",
-        [[g for g, _ in determined_groups], [e for _, e in determined_groups]],
-    )
-    con.execute(
-        """
-        insert into picked
-        select min_by(c.cell_id, struct_pack(z := c.value = 0, v := c.value, id := c.cell_id))
-        from determined_groups g
-        join members m on m.eq_id = g.eq_id
-        join cells c on c.cell_id = m.cell_id
-        where not c.withheld and g.grp in (
-            select g2.grp from determined_groups g2 join members m2 on m2.eq_id = g2.eq_id
-            join stuck s on s.cell_id = m2.cell_id
-            where s.cell_id not in (select fixed from neighbour_pick)
-        )
-        group by g.grp
-        """
-    )
-    return _withhold(con, "(select distinct cell_id from picked)", "complementary")
 
 
 PRIME = (1 << 61) - 1  # exact elimination modulo a large prime (ranks agree with the rationals' in practice)
@@ -517,112 +261,245 @@ def determined_unknowns(equations: list[dict[int, int]], seed: int = 20240101) -
     return sorted(c for c in occurrences if x[c] == 0)
 
 
-def suppress(
-    con: duckdb.DuckDBPyConnection,
-    spec: PublishSpec,
-    threshold: int,
-    audit_limit: int = 10000,
-    audit_seconds: float = 120.0,
-    progress: Callable[[str], None] | None = None,
-) -> SuppressionStats:
-    """Decide which cells are withheld; leaves the table `withheld` (tbl, row_id, col, reason).
+def fixed_cells(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """For each piece (local equation index, local cell index, coefficient per member), the local cells whose
+    value the equations fix: e_j in the row space of A, i.e. every null vector of AᵀA vanishes on j.
+    Small pieces are padded to a power-of-two size and solved in batches (numpy's batched eigh); large ones
+    by sparse elimination modulo a prime (determined_unknowns)."""
+    out: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(pieces)
+    buckets: dict[int, list[int]] = {}
+    for number, (local_eq, local_cell, coef) in enumerate(pieces):
+        n = int(local_cell.max()) + 1
+        if n > _DENSE_CELLS:  # large and sparse: exact elimination
+            equations: dict[int, dict[int, int]] = {}
+            for e, c, k in zip(local_eq.tolist(), local_cell.tolist(), coef.tolist(), strict=True):
+                equations.setdefault(e, {})[c] = int(k)
+            out[number] = np.asarray(determined_unknowns(list(equations.values())), dtype=np.int64)
+            continue
+        buckets.setdefault(max(8, 1 << (n - 1).bit_length()), []).append(number)
+    for size, numbers in sorted(buckets.items()):
+        batch = max(1, _BATCH_BYTES // (size * size * 8 * 3))
+        for start in range(0, len(numbers), batch):
+            chunk = numbers[start : start + batch]
+            gram = np.zeros((len(chunk), size, size))
+            for slot, number in enumerate(chunk):
+                local_eq, local_cell, coef = pieces[number]
+                matrix = np.zeros((int(local_eq.max()) + 1, size))
+                np.add.at(matrix, (local_eq, local_cell), coef.astype(np.float64))
+                gram[slot] = matrix.T @ matrix
+            values, vectors = np.linalg.eigh(gram)
+            null = values < _EIGEN_TOLERANCE * np.maximum(1.0, values[:, -1:])
+            weight = np.einsum("bij,bj->bi", vectors**2, null.astype(np.float64))
+            for slot, number in enumerate(chunk):
+                n = int(pieces[number][1].max()) + 1
+                out[number] = np.flatnonzero(weight[slot, :n] < 1e-9)
+    return out
 
-    audit_limit: the largest group of withheld cells checked exactly in one piece (larger ones are split);
-    audit_seconds: time budget for the exact audit, after which only the singleton rule runs (the stats
-    record whether the audit finished)."""
+
+def _audit(
+    system: System, index: Index, withheld: np.ndarray, rank: Priority, limit: int, stats: SuppressionStats, clean: set
+) -> np.ndarray:
+    """Cells to withhold because a combination of equations fixes a withheld cell (see the module docs)."""
+    n_withheld = _withheld_per_eq(system, withheld)
+    selected = withheld[system.cell] & (n_withheld[system.eq] >= 2)
+    eqs, cells, coefs = system.eq[selected], system.cell[selected], system.coef[selected]
+    if len(eqs) == 0 or limit <= 0:
+        if limit <= 0:
+            stats.unaudited_cells = int(withheld.sum())
+        return np.zeros(0, dtype=np.int64)
+    stats.unaudited_cells = stats.split_groups = stats.largest_group = 0
+    pieces: list[np.ndarray] = []
+    for group in _split_by_label(_components(eqs, cells)):
+        size = len(np.unique(cells[group]))
+        stats.largest_group = max(stats.largest_group, size)
+        if size > limit:
+            stats.split_groups += 1
+        pieces += _pieces(eqs, cells, group, limit, stats)
+    todo: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    todo_cells: list[np.ndarray] = []
+    signatures: list[int] = []
+    for piece in pieces:
+        piece_cells, local_cell = np.unique(cells[piece], return_inverse=True)
+        piece_eqs, local_eq = np.unique(eqs[piece], return_inverse=True)
+        signature = hash((piece_cells.tobytes(), piece_eqs.tobytes()))
+        if signature in clean:
+            continue  # unchanged since an audit that found nothing
+        todo.append((local_eq, local_cell, coefs[piece]))
+        todo_cells.append(piece_cells)
+        signatures.append(signature)
+    stats.audited_pieces += len(todo)
+    stats.audited_cells += sum(len(c) for c in todo_cells)
+    fixed = []
+    for piece_cells, local, signature in zip(todo_cells, fixed_cells(todo), signatures, strict=True):
+        if len(local):
+            fixed.append(piece_cells[local])
+        else:
+            clean.add(signature)
+    if not fixed:
+        return np.zeros(0, dtype=np.int64)
+    determined = np.unique(np.concatenate(fixed))
+    picks = _complement_of(system, index, withheld, rank, determined)
+    return picks if len(picks) else _complement_of(system, index, withheld, rank, determined, zeros=True)
+
+
+def _complement_of(
+    system: System,
+    index: Index,
+    withheld: np.ndarray,
+    rank: Priority,
+    determined: np.ndarray,
+    allowed: np.ndarray | None = None,
+    depth: int = 0,
+    zeros: bool = False,
+) -> np.ndarray:
+    """For each fixed cell: the cheapest shown member of its equations (only `allowed` equations, when given:
+    those of the piece that fixed it); if all of them are withheld, the same for the withheld cells it shares
+    an equation with (and so on, a few steps out). Zeros are candidates only with `zeros` (zero is shown)."""
+    positions, owner_index = _gather(index.cell_ptr, determined)
+    eqs = index.cell_eqs[positions]
+    if allowed is not None:
+        owner_index, eqs = owner_index[allowed[eqs]], eqs[allowed[eqs]]
+    members, eq_index = _gather(index.eq_ptr, eqs)
+    owner = determined[owner_index[eq_index]]  # contiguous by fixed cell
+    cells = system.cell[members]
+    shown = ~withheld[cells] & (zeros | (system.value[cells] != 0))
+    picks = _cheapest_per_group(cells[shown], owner[shown], rank)
+    stuck = np.setdiff1d(determined, owner[shown])
+    if len(stuck) and depth < 4:
+        neighbours = np.setdiff1d(np.unique(cells[np.isin(owner, stuck)]), stuck)
+        if len(neighbours):
+            more = _complement_of(system, index, withheld, rank, neighbours, allowed, depth + 1, zeros)
+            picks = np.concatenate([picks, more])
+    return np.unique(picks)
+
+
+def _local_numbers(piece: np.ndarray, items: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Number the items of each piece 0, 1, ...: (local number per member, piece and item of each distinct
+    (piece, item))."""
+    distinct, inverse = np.unique(piece * n_items + items, return_inverse=True)
+    owner = distinct // n_items
+    first = np.searchsorted(owner, owner, side="left")
+    return (np.arange(len(distinct)) - first)[inverse], owner, distinct % n_items
+
+
+def _near(system: System, index: Index, cells: np.ndarray, steps: int = 2) -> np.ndarray:
+    """Within-row equations reachable from the cells in `steps` hops (equation -> its cells -> equations)."""
+    eqs = np.zeros(0, dtype=np.int64)
+    for _ in range(steps):
+        positions, _ = _gather(index.cell_ptr, cells)
+        eqs = np.unique(index.cell_eqs[positions])
+        eqs = eqs[system.row_eq[eqs]]
+        positions, _ = _gather(index.eq_ptr, eqs)
+        cells = np.unique(system.cell[positions])
+    return eqs
+
+
+def _row_audit(
+    system: System,
+    index: Index,
+    withheld: np.ndarray,
+    rank: Priority,
+    stats: SuppressionStats,
+    changed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Exact check of the equations within one row (the `columns` sets, e.g. received = continue + end,
+    recommended = continue + new, known = continue + new + end + none), all rows at once (or only the rows
+    near the `changed` cells): cells to withhold."""
+    if not system.row_eq.any():
+        return np.zeros(0, dtype=np.int64)
+    n_withheld = _withheld_per_eq(system, withheld)
+    selected = system.row_eq[system.eq] & withheld[system.cell] & (n_withheld[system.eq] >= 2)
+    if changed is not None:
+        dirty = np.zeros(system.n_eqs, dtype=bool)
+        dirty[_near(system, index, changed)] = True
+        selected &= dirty[system.eq]
+    eqs, cells, coefs = system.eq[selected], system.cell[selected], system.coef[selected]
+    if len(eqs) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, piece = np.unique(_components(eqs, cells), return_inverse=True)
+    local_cell, cell_piece, piece_cell = _local_numbers(piece, cells, system.n_cells)
+    local_eq, _, _ = _local_numbers(piece, eqs, system.n_eqs)
+    n_pieces = int(piece.max()) + 1
+    stats.row_pieces += n_pieces
+    sizes = np.bincount(cell_piece, minlength=n_pieces)
+    m_sizes = np.bincount(piece, minlength=n_pieces)  # members: an upper bound of the equations
+    fixed = np.zeros(len(piece_cell), dtype=bool)
+    for size in np.unique(np.maximum(8, 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64))):
+        chosen = np.flatnonzero(np.maximum(8, 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)) == size)
+        slot = np.full(n_pieces, -1, dtype=np.int64)
+        slot[chosen] = np.arange(len(chosen))
+        batch = max(1, _BATCH_BYTES // (int(size) * int(size) * 8 * 3))
+        for start in range(0, len(chosen), batch):
+            part = chosen[start : start + batch]
+            here = (slot[piece] >= start) & (slot[piece] < start + len(part))
+            rows = int(m_sizes[part].max())
+            matrix = np.zeros((len(part), rows, int(size)))
+            np.add.at(matrix, (slot[piece[here]] - start, local_eq[here], local_cell[here]), coefs[here].astype(float))
+            gram = np.einsum("bij,bik->bjk", matrix, matrix)
+            values, vectors = np.linalg.eigh(gram)
+            null = values < _EIGEN_TOLERANCE * np.maximum(1.0, values[:, -1:])
+            weight = np.einsum("bij,bj->bi", vectors**2, null.astype(np.float64))
+            mine = (slot[cell_piece] >= start) & (slot[cell_piece] < start + len(part))
+            positions = np.flatnonzero(mine)
+            local = positions - np.searchsorted(cell_piece, cell_piece[positions], side="left")
+            fixed[positions] = weight[slot[cell_piece[positions]] - start, local] < 1e-9
+    determined = np.unique(piece_cell[fixed])
+    if len(determined) == 0:
+        return determined
+    picks = _complement_of(system, index, withheld, rank, determined, allowed=system.row_eq)
+    return picks if len(picks) else _complement_of(system, index, withheld, rank, determined, system.row_eq, zeros=True)
+
+
+def suppress_system(
+    system: System,
+    threshold: int,
+    audit_cells: int = DEFAULT_AUDIT_CELLS,
+    progress: Callable[[str], None] | None = None,
+    stats: SuppressionStats | None = None,
+) -> tuple[np.ndarray, np.ndarray, SuppressionStats]:
+    """Withheld cells (bool per cell) and the primary ones among them, with the statistics."""
     say = progress or (lambda _msg: None)
-    started = time.perf_counter()
-    stats = SuppressionStats()
-    lap = started
-    build_equations(con, spec)
-    stats.cells = int(con.execute("select count(*) from cells").fetchone()[0])  # type: ignore[index]
-    con.execute(
-        "create or replace temp table eq_state as select eq_id, 0::bigint as n_withheld from members group by eq_id"
-    )
-    stats.equations = int(con.execute("select count(*) from eq_state").fetchone()[0])  # type: ignore[index]
-    con.execute(
-        f"create or replace temp table primary_cells as select cell_id from cells "
-        f"where value between 1 and {int(threshold) - 1}"
-    )
-    stats.primary = _withhold(con, "primary_cells", "primary")
-    lap = stats.lap("equations", lap)
-    clean: set[int] = set()
-    deadline: float | None = None
-    while True:
-        say(f"complementary cells ({stats.complementary:,} so far)")
-        added, rounds = _singleton_rounds(con)
-        stats.complementary += added
+    stats = stats or SuppressionStats()
+    stats.audit_cells = audit_cells
+    lap = time.perf_counter()
+    stats.cells, stats.equations = int((system.value >= 0).sum()), system.n_eqs
+    index = Index.of(system)
+    rank = Priority.of(system)
+    primary = (system.value >= 1) & (system.value <= int(threshold) - 1)
+    withheld = primary.copy()
+    stats.primary = int(primary.sum())
+    lap = stats.lap("index", lap)
+    clean: set = set()
+    frontier: np.ndarray | None = None
+    changed: np.ndarray | None = None  # None: every row
+    for _ in range(MAX_AUDIT_PASSES * 4):
+        say(f"complementary cells ({int(withheld.sum()) - stats.primary:,} so far)")
+        picked, rounds = _singleton_rounds(system, index, withheld, rank, frontier)
         stats.rounds += rounds
         lap = stats.lap("singleton", lap)
-        if not stats.audit_complete:
-            break  # out of time: the singleton rule above has restored "no equation with one withheld cell"
-        deadline = deadline or time.perf_counter() + audit_seconds
-        say(f"exact audit ({stats.audit_added:,} cells added so far)")
-        extra = _audit(con, audit_limit, stats, clean, deadline)
-        lap = stats.lap("audit", lap)
-        stats.audit_added += extra
-        stats.complementary += extra
-        if extra == 0 and stats.audit_complete:
+        if changed is not None:
+            changed = np.concatenate([changed, picked])
+        extra = _row_audit(system, index, withheld, rank, stats, changed)
+        extra = extra[~withheld[extra]]
+        lap = stats.lap("row audit", lap)
+        if len(extra):
+            stats.row_audit_added += len(extra)
+        elif audit_cells > 0 and stats.audit_passes < MAX_AUDIT_PASSES:
+            say(f"exact audit, pass {stats.audit_passes + 1}")
+            extra = _audit(system, index, withheld, rank, audit_cells, stats, clean)
+            extra = extra[~withheld[extra]]
+            stats.audit_passes += 1
+            stats.audit_added += len(extra)
+            lap = stats.lap("audit", lap)
+        if len(extra) == 0:
             break
-    stats.derived = _derive(con, spec)
-    stats.lap("derived", lap)
-    for table, n in con.execute("select tbl, count(*) from withheld group by tbl").fetchall():
-        stats.per_table[str(table)] = int(n)
-    stats.seconds = time.perf_counter() - started
-    return stats
-
-
-def _derive(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> int:
-    """The table `withheld`: withheld counts plus every derived column with a withheld source."""
-    set_index = {s.name: i for i, (_, s) in enumerate(spec.all_sets())}
-    ids = CellIds(spec)
-    expand = [
-        f"select {literal(table.name)} as tbl, r._row_id as row_id, c.col, c.reason from {source_table(table.name)} r "
-        f"join cells c on c.cell_id = {ids.sql(table, column, 'r')} where c.withheld"
-        for table in spec.tables
-        for column in table.counts
-    ]
-    con.execute("create or replace temp table withheld as " + "\nunion all\n".join(expand))
-    con.execute(
-        """
-        create or replace temp table withheld_eqs as
-        select distinct m.eq_id, m.set_index
-        from members m join cells c using (cell_id) where c.withheld
-        """
-    )
-    statements = []
-    for table in spec.tables:
-        src = source_table(table.name)
-        for column, sources in table.derived.items():
-            conditions = []
-            joins = []
-            for n, source in enumerate(sources):
-                if source.set is not None:
-                    counts = [c for c in table.counts]
-                    in_set = " or ".join(
-                        f"{ids.sql(table, c, 'r')} in (select m.cell_id from members m join withheld_eqs w "
-                        f"using (eq_id) where w.set_index = {set_index[source.set]})"
-                        for c in counts
-                    )
-                    conditions.append(f"({in_set})")
-                elif source.table is not None:
-                    other = spec.table(source.table)
-                    match = source.match or {k: k for k in other.keys}
-                    on = " and ".join(f"r.{quote(a)} = o{n}.{quote(b)}" for a, b in match.items())
-                    joins.append(f"left join {source_table(other.name)} o{n} on {on}")
-                    conditions.append(
-                        f"{ids.sql(other, source.column or '', f'o{n}')} in (select cell_id from cells where withheld)"
-                    )
-                else:
-                    conditions.append(
-                        f"{ids.sql(table, source.column or '', 'r')} in (select cell_id from cells where withheld)"
-                    )
-            statements.append(
-                f"select distinct {literal(table.name)} as tbl, r._row_id as row_id, {literal(column)} as col, "
-                f"'derived' as reason from {src} r {' '.join(joins)} where {' or '.join(conditions)}"
-            )
-    if not statements:
-        return 0
-    con.execute("create or replace temp table derived_cells as " + "\nunion all\n".join(statements))
-    con.execute("insert into withheld select * from derived_cells")
-    return int(con.execute("select count(*) from derived_cells").fetchone()[0])  # type: ignore[index]
+        withheld[extra] = True
+        changed = extra
+        positions, _ = _gather(index.cell_ptr, extra)
+        frontier = np.unique(index.cell_eqs[positions])
+    else:
+        stats.audit_complete = False
+    if audit_cells <= 0:
+        stats.unaudited_cells = int(withheld.sum())
+    stats.complementary = int(withheld.sum()) - stats.primary
+    return withheld, primary, stats

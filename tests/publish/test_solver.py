@@ -1,0 +1,117 @@
+"""The suppression solver on hand-made systems of equations and on the fixture with its default settings: the
+singleton rule, the row audit, the choice of complementary cells, and that a publication is reproducible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from brukerplan.publish.suppress import System, suppress_system
+from tests.publish.conftest import build_and_publish
+from tests.publish.recovery import Published, build_equations, determined_by_linear_algebra, solve_by_substitution
+from tests.publish.warehouse_fixture import FixtureShape
+
+
+def _system(values: list[int], heights: list[int], equations: list[list[tuple[int, int]]], row: bool) -> System:
+    eq, cell, coef = [], [], []
+    for number, equation in enumerate(equations):
+        for c, k in sorted(equation):
+            eq.append(number)
+            cell.append(c)
+            coef.append(k)
+    return System(
+        value=np.asarray(values, dtype=np.int64),
+        height=np.asarray(heights, dtype=np.int64),
+        eq=np.asarray(eq, dtype=np.int64),
+        cell=np.asarray(cell, dtype=np.int64),
+        coef=np.asarray(coef, dtype=np.int8),
+        row_eq=np.full(len(equations), row),
+    )
+
+
+def _as_lists(system: System, withheld: np.ndarray) -> tuple[list[list[tuple[int, int]]], dict[int, int | None]]:
+    equations: dict[int, list[tuple[int, int]]] = {}
+    for e, c, k in zip(system.eq.tolist(), system.cell.tolist(), system.coef.tolist(), strict=True):
+        equations.setdefault(e, []).append((c, k))
+    values = {c: (None if withheld[c] else int(v)) for c, v in enumerate(system.value.tolist())}
+    return list(equations.values()), values
+
+
+# received = continue + end, recommended = continue + new, known = continue + new + end + none
+RECEIVED, RECOMMENDED, KNOWN, CONTINUE, NEW, END, NONE = range(7)
+SERVICE_ROW = [
+    [(RECEIVED, -1), (CONTINUE, 1), (END, 1)],
+    [(RECOMMENDED, -1), (CONTINUE, 1), (NEW, 1)],
+    [(KNOWN, -1), (CONTINUE, 1), (NEW, 1), (END, 1), (NONE, 1)],
+]
+SERVICE_VALUES = [10, 11, 32, 3, 8, 7, 14]  # continue 3 is small
+
+
+def test_singleton_rule_alone_leaves_the_row_combination_open() -> None:
+    system = _system(SERVICE_VALUES, [0] * 7, SERVICE_ROW, row=False)  # not declared as one row: no row audit
+    withheld, primary, _ = suppress_system(system, threshold=5)
+    assert primary.tolist() == [False, False, False, True, False, False, False]
+    equations, values = _as_lists(system, withheld)
+    assert solve_by_substitution(equations, values) == {}
+    assert CONTINUE in determined_by_linear_algebra(equations, values)  # the attack the row audit closes
+
+
+def test_row_audit_closes_the_combination_of_a_rows_equations() -> None:
+    system = _system(SERVICE_VALUES, [0] * 7, SERVICE_ROW, row=True)
+    withheld, _, stats = suppress_system(system, threshold=5)
+    equations, values = _as_lists(system, withheld)
+    assert solve_by_substitution(equations, values) == {}
+    assert determined_by_linear_algebra(equations, values) == []
+    assert stats.row_audit_added >= 1
+
+
+def test_complementary_cell_is_a_low_row_before_a_smaller_total() -> None:
+    """x (small) = one of two candidates: a county-level cell of 6 or a municipality-level cell of 9. The
+    municipality is withheld: totals stay shown."""
+    x, county, municipality, total = range(4)
+    system = _system([3, 6, 9, 18], [0, 1, 0, 1], [[(total, -1), (x, 1), (county, 1), (municipality, 1)]], row=False)
+    withheld, _, _ = suppress_system(system, threshold=5)
+    assert withheld.tolist() == [True, False, True, False]
+
+
+def test_zero_is_never_the_complementary_cell_when_a_count_is_left() -> None:
+    x, zero, other, total = range(4)
+    system = _system([2, 0, 40, 42], [0, 0, 0, 1], [[(total, -1), (x, 1), (zero, 1), (other, 1)]], row=False)
+    withheld, _, _ = suppress_system(system, threshold=5)
+    assert withheld.tolist() == [True, False, True, False]
+
+
+def _withheld_columns(path: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_name like 'mart_%' order by 1"
+        ).fetchall():
+            out[table] = con.execute(f"select withheld_columns from {table} order by all").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def test_default_settings_protect_subtraction_and_rows_and_are_reproducible(tmp_path: Path) -> None:
+    shape = FixtureShape(seed=3, max_persons=25, years=(2020, 2021), municipalities=("5001", "5006", "1505"))
+    settings, first = build_and_publish(tmp_path / "a", shape, audit_cells=0)
+    con = duckdb.connect(str(settings.published), read_only=True)
+    try:
+        pub = Published(con)
+    finally:
+        con.close()
+    equations = build_equations(pub)
+    assert len(equations) > 1000
+    assert solve_by_substitution(equations, pub.values) == {}
+    # equations within one row (all cells in the same table row): no combination of them fixes a cell
+    rows = [e for e in equations if len({(cell[0], cell[1]) for cell, _ in e}) == 1]
+    assert len(rows) > 100
+    assert determined_by_linear_algebra(rows, pub.values) == []
+    assert first.stats.row_audit_added > 0
+    again, second = build_and_publish(tmp_path / "b", shape, audit_cells=0)
+    assert second.stats.complementary == first.stats.complementary
+    assert _withheld_columns(again.published) == _withheld_columns(settings.published)
