@@ -210,26 +210,50 @@ def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> System
             statements += _link_sql(spec, ids, table, s, set_index)
     if not statements:
         statements = ["select 0::ubigint as eq_id, 0::bigint as cell_id, 0 as set_index, 0 as coef where false"]
-    members = con.execute(
-        "select eq_id, cell_id, coef::tinyint as coef, set_index::smallint as set_index from ("
-        + "\nunion all\n".join(statements)
-        + ") order by eq_id, cell_id"
-    ).fetchnumpy()
-    eq_id = np.asarray(members["eq_id"])
-    cell = np.asarray(members["cell_id"], dtype=np.int64)
-    coef = np.asarray(members["coef"], dtype=np.int8)
+    con.execute(
+        "create or replace temp table members as select eq_id, cell_id::integer as cell_id, coef::tinyint as coef, "
+        "set_index::smallint as set_index from (" + "\nunion all\n".join(statements) + ")"
+    )
     in_row = np.array([s.kind == "columns" for _, s in spec.all_sets()] + [False], dtype=bool)
-    row_member = in_row[np.asarray(members["set_index"], dtype=np.int64)]
-    eq = np.cumsum(np.concatenate([[False], eq_id[1:] != eq_id[:-1]])) if len(eq_id) else eq_id.astype(np.int64)
+    eq, cell, coef, row_member = _fetch_members(con, in_row)
     # an equation with a single member says nothing about other cells (and cannot be protected): dropped
     keep = np.bincount(eq)[eq] >= 2 if len(eq) else np.zeros(0, dtype=bool)
     eq, cell, coef, row_member = eq[keep], cell[keep], coef[keep], row_member[keep]
-    eq = np.cumsum(np.concatenate([[False], eq[1:] != eq[:-1]])) if len(eq) else eq
+    eq = np.cumsum(np.concatenate([[False], eq[1:] != eq[:-1]]), dtype=np.int32) if len(eq) else eq
     row_eq = np.zeros(int(eq[-1]) + 1 if len(eq) else 0, dtype=bool)
     row_eq[eq[row_member]] = True
-    return System(
-        value=value, height=height, eq=eq.astype(np.int64), cell=cell, coef=coef, row_eq=row_eq, blocks=ids.blocks
-    )
+    return System(value=value, height=height, eq=eq, cell=cell, coef=coef, row_eq=row_eq, blocks=ids.blocks)
+
+
+def _fetch_members(
+    con: duckdb.DuckDBPyConnection, in_row: np.ndarray, batch_rows: int = 1_000_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Members ordered by equation, the equation hash replaced by a number, streamed in batches into arrays of
+    the final size (the hashes are never all in memory at once)."""
+    n = int(con.execute("select count(*) from members").fetchall()[0][0])
+    eq = np.empty(n, dtype=np.int32)
+    cell = np.empty(n, dtype=np.int32)
+    coef = np.empty(n, dtype=np.int8)
+    row_member = np.empty(n, dtype=bool)
+    position, number, previous = 0, -1, None
+    with con.sql("select * from members order by eq_id, cell_id").to_arrow_reader(batch_size=batch_rows) as reader:
+        for batch in reader:
+            hashes = batch.column(0).to_numpy()
+            k = len(hashes)
+            if k == 0:
+                continue
+            changes = np.empty(k, dtype=np.int64)
+            changes[0] = previous is None or hashes[0] != previous
+            changes[1:] = hashes[1:] != hashes[:-1]
+            eq[position : position + k] = number + np.cumsum(changes)
+            number = int(eq[position + k - 1])
+            previous = hashes[-1]
+            cell[position : position + k] = batch.column(1).to_numpy()
+            coef[position : position + k] = batch.column(2).to_numpy()
+            row_member[position : position + k] = in_row[batch.column(3).to_numpy()]
+            position += k
+    con.execute("drop table members")
+    return eq[:position], cell[:position], coef[:position], row_member[:position]
 
 
 def cell_position(

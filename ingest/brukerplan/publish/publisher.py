@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +26,7 @@ METADATA_TABLE = "publication_metadata"
 TABLES_TABLE = "publication_tables"
 WITHHELD_CELLS = "withheld_cells"
 WITHHELD_COLUMNS = "withheld_columns"
+MEMORY_LIMIT = "2GB"
 
 Progress = Callable[[str], None]
 
@@ -230,7 +233,10 @@ def publish(
         except BuildNotGreen as exc:
             raise PublishError(str(exc)) from exc
     published = settings.published
-    con = duckdb.connect()
+    published.parent.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix=".publish-spill-", dir=published.parent))
+    # bounded memory: DuckDB spills the sort of the equations to disk beyond the limit (scale 5 stays < 8 GiB)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         say("reading the marts")
         _attach_warehouse(con, settings.warehouse)
@@ -290,6 +296,7 @@ def publish(
         raise PublishError(f"publishing failed, the previous published file is unchanged: {exc}") from exc
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     return PublishResult(
         path=published,
         parquet_dir=link,

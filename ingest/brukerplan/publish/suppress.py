@@ -66,7 +66,7 @@ class Index:
 
     eq_ptr: np.ndarray
     cell_ptr: np.ndarray
-    cell_eqs: np.ndarray  # equation numbers, grouped by cell
+    cell_eqs: np.ndarray  # equation numbers (int32), grouped by cell
 
     @staticmethod
     def of(system: System) -> Index:
@@ -81,7 +81,7 @@ class Index:
         return Index(
             eq_ptr=eq_ptr,
             cell_ptr=by_cell.indptr.astype(np.int64),
-            cell_eqs=by_cell.indices.astype(np.int64),
+            cell_eqs=by_cell.indices,
         )
 
 
