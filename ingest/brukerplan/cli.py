@@ -165,9 +165,10 @@ def publish(
         typer.Option(
             "--audit-cells",
             envvar="BRUKERPLAN_AUDIT_CELLS",
-            help="Largest group of withheld cells that the exact (linear-algebra) audit checks in one piece; "
-            "larger groups are checked in pieces. 0 keeps only the rule that no equation has a single withheld "
-            "cell (env BRUKERPLAN_AUDIT_CELLS, default 256)",
+            help="Wider exact (linear-algebra) audit across rows: the largest group of withheld cells checked in "
+            "one piece (larger groups in pieces). 0, the default, checks each row's own equations exactly and "
+            "the rest by the rule that no equation has a single withheld cell; expensive at national scale "
+            "(env BRUKERPLAN_AUDIT_CELLS; see docs/publishing.md)",
         ),
     ] = None,
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -278,3 +279,14 @@ def determined_by_svd(equations: list[Equation], values: dict[Cell, int | None])
     _, singular, vt = np.linalg.svd(matrix, full_matrices=True)
     null = vt[int((singular > 1e-8).sum()) :]
     return [c for j, c in enumerate(cells) if null.shape[0] == 0 or np.abs(null[:, j]).max() < 1e-8]
+
+
+def attack(published: Path) -> tuple[Published, list[Equation], dict[Cell, int]]:
+    """Read a published file and try substitution on it: (its cells, the equations, what was recovered)."""
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        pub = Published(con)
+    finally:
+        con.close()
+    equations = build_equations(pub)
+    return pub, equations, solve_by_substitution(equations, pub.values)

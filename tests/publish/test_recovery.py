@@ -16,7 +16,7 @@ from tests.publish.conftest import build_and_publish
 from tests.publish.recovery import (
     KEYS,
     Published,
-    build_equations,
+    attack,
     check_equations_hold,
     determined_by_linear_algebra,
     determined_by_svd,
@@ -26,13 +26,7 @@ from tests.publish.warehouse_fixture import FixtureShape
 
 
 def _attack(settings: Settings) -> tuple[Published, list, dict]:
-    con = duckdb.connect(str(settings.published), read_only=True)
-    try:
-        pub = Published(con)
-    finally:
-        con.close()
-    equations = build_equations(pub)
-    return pub, equations, solve_by_substitution(equations, pub.values)
+    return attack(settings.published)
 
 
 def _complete_values(settings: Settings, pub: Published) -> dict:
