@@ -39,10 +39,15 @@ def run_publish_command(settings: Settings, console: Console, audit_cells: int |
     )
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stats.phase_seconds.items())
     console.print(
-        f"exact audit: {stats.audited_cells:,} cell checks in {stats.audited_pieces:,} pieces of at most "
-        f"{stats.audit_cells} cells over {stats.audit_passes} passes, {stats.audit_added:,} cells added; "
-        f"{stats.split_groups:,} groups checked in pieces, {stats.unaudited_cells:,} withheld cells not "
-        f"checked exactly ({phases})"
+        f"row audit: {stats.row_pieces:,} rows checked exactly, {stats.row_audit_added:,} cells added; "
+        + (
+            f"wider audit: {stats.audited_cells:,} cell checks in {stats.audited_pieces:,} pieces of at most "
+            f"{stats.audit_cells} cells over {stats.audit_passes} passes, {stats.audit_added:,} cells added, "
+            f"{stats.unaudited_cells:,} withheld cells in groups too large to check"
+            if stats.audit_cells > 0
+            else "wider audit off (--audit-cells)"
+        )
+        + f" ({phases})"
     )
     if not stats.audit_complete:
         console.print(

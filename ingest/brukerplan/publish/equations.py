@@ -236,7 +236,7 @@ def _fetch_members(
     coef = np.empty(n, dtype=np.int8)
     row_member = np.empty(n, dtype=bool)
     position, number, previous = 0, -1, None
-    with con.sql("select * from members order by eq_id, cell_id").to_arrow_reader(batch_size=batch_rows) as reader:
+    with con.sql("select * from members order by eq_id").to_arrow_reader(batch_size=batch_rows) as reader:
         for batch in reader:
             hashes = batch.column(0).to_numpy()
             k = len(hashes)
