@@ -155,11 +155,16 @@ def _withheld_per_eq(system: System, withheld: np.ndarray) -> np.ndarray:
 
 
 def _singleton_rounds(
-    system: System, index: Index, withheld: np.ndarray, rank: Priority, frontier: np.ndarray | None = None
+    system: System,
+    index: Index,
+    withheld: np.ndarray,
+    rank: Priority,
+    frontier: np.ndarray | None = None,
+    n_withheld: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Withhold the cheapest shown member of every equation with exactly one withheld member, until none.
-    Returns (cells added, rounds)."""
-    n_withheld = _withheld_per_eq(system, withheld)
+    Returns (cells added, rounds). n_withheld (withheld members per equation) is kept up to date in place."""
+    n_withheld = _withheld_per_eq(system, withheld) if n_withheld is None else n_withheld
     todo = np.flatnonzero(n_withheld == 1) if frontier is None else frontier[n_withheld[frontier] == 1]
     added: list[np.ndarray] = []
     rounds = 0
@@ -297,10 +302,17 @@ def fixed_cells(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list
 
 
 def _audit(
-    system: System, index: Index, withheld: np.ndarray, rank: Priority, limit: int, stats: SuppressionStats, clean: set
+    system: System,
+    index: Index,
+    withheld: np.ndarray,
+    rank: Priority,
+    limit: int,
+    stats: SuppressionStats,
+    clean: set,
+    n_withheld: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cells to withhold because a combination of equations fixes a withheld cell (see the module docs)."""
-    n_withheld = _withheld_per_eq(system, withheld)
+    n_withheld = _withheld_per_eq(system, withheld) if n_withheld is None else n_withheld
     selected = withheld[system.cell] & (n_withheld[system.eq] >= 2)
     eqs, cells, coefs = system.eq[selected], system.cell[selected], system.coef[selected]
     if len(eqs) == 0 or limit <= 0:
@@ -401,13 +413,14 @@ def _row_audit(
     rank: Priority,
     stats: SuppressionStats,
     changed: np.ndarray | None = None,
+    n_withheld: np.ndarray | None = None,
 ) -> np.ndarray:
     """Exact check of the equations within one row (the `columns` sets, e.g. received = continue + end,
     recommended = continue + new, known = continue + new + end + none), all rows at once (or only the rows
     near the `changed` cells): cells to withhold."""
     if not system.row_eq.any():
         return np.zeros(0, dtype=np.int64)
-    n_withheld = _withheld_per_eq(system, withheld)
+    n_withheld = _withheld_per_eq(system, withheld) if n_withheld is None else n_withheld
     selected = system.row_eq[system.eq] & withheld[system.cell] & (n_withheld[system.eq] >= 2)
     if changed is not None:
         dirty = np.zeros(system.n_eqs, dtype=bool)
@@ -472,21 +485,22 @@ def suppress_system(
     clean: set = set()
     frontier: np.ndarray | None = None
     changed: np.ndarray | None = None  # None: every row
+    n_withheld = _withheld_per_eq(system, withheld)
     for _ in range(MAX_AUDIT_PASSES * 4):
         say(f"complementary cells ({int(withheld.sum()) - stats.primary:,} so far)")
-        picked, rounds = _singleton_rounds(system, index, withheld, rank, frontier)
+        picked, rounds = _singleton_rounds(system, index, withheld, rank, frontier, n_withheld)
         stats.rounds += rounds
         lap = stats.lap("singleton", lap)
         if changed is not None:
             changed = np.concatenate([changed, picked])
-        extra = _row_audit(system, index, withheld, rank, stats, changed)
+        extra = _row_audit(system, index, withheld, rank, stats, changed, n_withheld)
         extra = extra[~withheld[extra]]
         lap = stats.lap("row audit", lap)
         if len(extra):
             stats.row_audit_added += len(extra)
         elif audit_cells > 0 and stats.audit_passes < MAX_AUDIT_PASSES:
             say(f"exact audit, pass {stats.audit_passes + 1}")
-            extra = _audit(system, index, withheld, rank, audit_cells, stats, clean)
+            extra = _audit(system, index, withheld, rank, audit_cells, stats, clean, n_withheld)
             extra = extra[~withheld[extra]]
             stats.audit_passes += 1
             stats.audit_added += len(extra)
@@ -496,6 +510,7 @@ def suppress_system(
         withheld[extra] = True
         changed = extra
         positions, _ = _gather(index.cell_ptr, extra)
+        np.add.at(n_withheld, index.cell_eqs[positions], 1)
         frontier = np.unique(index.cell_eqs[positions])
     else:
         stats.audit_complete = False
