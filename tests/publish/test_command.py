@@ -98,6 +98,16 @@ def test_usage_error_for_a_threshold_below_one(small: Settings) -> None:
     assert result.exit_code == 2
 
 
+def test_audit_cells_usage_error_and_the_summary_says_which_audit_ran(small: Settings) -> None:
+    assert CliRunner().invoke(app, [*_args(small), "--audit-cells", "-1"], terminal_width=200).exit_code == 2
+    default = CliRunner().invoke(app, _args(small), terminal_width=200)
+    assert default.exit_code == 0
+    assert "rows checked exactly" in default.output and "wider audit off" in default.output
+    wider = CliRunner().invoke(app, _args(small), env={"BRUKERPLAN_AUDIT_CELLS": "500"}, terminal_width=200)
+    assert wider.exit_code == 0
+    assert "pieces of at most 500 cells" in wider.output
+
+
 def test_the_threshold_comes_from_the_environment_and_the_option_wins(small: Settings) -> None:
     env = {"BRUKERPLAN_SUPPRESSION_THRESHOLD": "3"}
     assert CliRunner().invoke(app, _args(small), env=env).exit_code == 0
