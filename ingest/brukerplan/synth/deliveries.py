@@ -26,6 +26,7 @@ SHEETS = ("Kartlegging", "Data", "Ark1")
 XLSX_STYLES = ("typed", "serial", "text")
 EXTRA_COLUMNS = ("Kommentar", "Saksbehandler", "Bydel")
 AGENCY_CODES = tuple(f"{i:02d}" for i in range(1, 11))
+AGENCY_DTYPE = f"<U{max(map(len, AGENCY_CODES))}"
 KNOWN_ITEMS = (*(f"area_{a}" for a in AREAS), "living_index", "received_known", "recommended_known")
 CRITERIA = ("completeness", "date", "agency", "delivery_or_id")
 
@@ -240,16 +241,20 @@ class YearDeliveries:
         persons = self.persons
         n = persons.height
         agency_sets = self._agency_sets()
-        codes = persons["municipality_code"].to_numpy()
-        groups = persons["target_group"].to_numpy()
-        agency = np.empty(n, dtype=object)
+        # rows of each municipality in row order (a stable sort by municipality: no per-row Python objects)
+        position = {code: i for i, code in enumerate(self.munis)}
+        muni_of = persons["municipality_code"].replace_strict(position, return_dtype=pl.Int32).to_numpy()
+        by_muni = np.argsort(muni_of, kind="stable")
+        bounds = np.searchsorted(muni_of[by_muni], np.arange(len(position) + 1))
+        is_rus = (persons["target_group"] == "rus").to_numpy()
+        agency = np.empty(n, dtype=AGENCY_DTYPE)
         mapped = np.empty(n, dtype="datetime64[D]")
-        for code in self.munis:
-            idx = np.flatnonzero(codes == code)
+        for k, code in enumerate(self.munis):
+            idx = by_muni[bounds[k] : bounds[k + 1]]
             if not len(idx):
                 continue
             for group in ("rus", "mental"):
-                gi = idx[groups[idx] == group]
+                gi = idx[is_rus[idx] == (group == "rus")]
                 options = agency_sets[code]
                 w = np.array([params["agencies"][group][c] for c in options])
                 agency[gi] = rng.choice(options, size=len(gi), p=w / w.sum())
@@ -257,7 +262,7 @@ class YearDeliveries:
             start = np.datetime64(self.window_start[county])
             mapped[idx] = start + rng.integers(0, self.window_days[county], size=len(idx))
         winners = persons.with_columns(
-            pl.Series("agency_code", agency.astype(str)),
+            pl.Series("agency_code", agency),
             pl.Series("mapped_on", mapped),
             pl.lit(True).alias("is_current"),
             pl.lit(True).alias("is_winner"),
@@ -295,10 +300,18 @@ class YearDeliveries:
         cross = rng.random(m) < dp["cross_municipality"]
         loser_code = w_code.copy()
         by_group = {g: [mm.code for mm in p.municipalities] for g, p in self.participants.items()}
+        picks: dict[tuple[str, str], list[str]] = {}  # (group, municipality) -> where its dropped rows may go
+
+        def choices(group: str, code: str) -> list[str]:
+            options = [c for c in by_group[group] if c != code]
+            same_county = [c for c in options if self.munis[c].county == self.munis[code].county]
+            return same_county or options
+
         for i in np.flatnonzero(cross):
-            options = [c for c in by_group[w_group[i]] if c != w_code[i]]
-            same_county = [c for c in options if self.munis[c].county == self.munis[w_code[i]].county]
-            pick = same_county or options
+            key = (w_group[i], w_code[i])
+            pick = picks.get(key)
+            if pick is None:
+                pick = picks[key] = choices(*key)
             if not pick:
                 continue
             candidate = pick[int(rng.integers(0, len(pick)))]

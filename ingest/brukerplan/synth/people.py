@@ -59,6 +59,10 @@ def hex_ids(keys: np.ndarray) -> list[str]:
     return [f"{k:016x}" for k in keys.tolist()]
 
 
+def _gather(values: list[str], index: np.ndarray) -> pl.Series:
+    return pl.Series(values, dtype=pl.String).gather(index)
+
+
 def _colour_from_latent(z: np.ndarray, shares: np.ndarray) -> np.ndarray:
     """shares: (n, 3) green/yellow/red per row -> colour codes 1..3."""
     g = np.clip(shares[:, 0], 1e-9, 1 - 1e-9)
@@ -69,8 +73,11 @@ def _colour_from_latent(z: np.ndarray, shares: np.ndarray) -> np.ndarray:
 
 
 def _ndtri(p: np.ndarray) -> np.ndarray:
-    unique, inverse = np.unique(p, return_inverse=True)
-    return np.array([_ND.inv_cdf(float(u)) for u in unique])[inverse]
+    """Normal quantiles of p, which holds few distinct values (computed once each, mapped by hash)."""
+    values = pl.Series(p, dtype=pl.Float64)
+    unique = values.unique().to_list()
+    quantiles = [_ND.inv_cdf(u) for u in unique]
+    return values.replace_strict(unique, quantiles, return_dtype=pl.Float64).to_numpy()
 
 
 def _threshold(p: float) -> float:
@@ -104,8 +111,6 @@ class PersonGenerator:
         counts = participants.persons
         # recurrence: take returning persons from the entity's pool, the rest are new
         chunks: list[dict[str, np.ndarray]] = []
-        muni_code: list[np.ndarray] = []
-        muni_county: list[np.ndarray] = []
         used: dict[tuple[str, str], int] = {}
         shuffled: dict[tuple[str, str], np.ndarray] = {}
         for m, n in zip(munis, counts.tolist(), strict=True):
@@ -146,16 +151,13 @@ class PersonGenerator:
                     "z": self._latent(rng, new),
                 }
             )
-            muni_code.append(np.full(n, m.code, dtype=object))
-            muni_county.append(np.full(n, m.county, dtype=object))
         person_id = np.concatenate([c["person_id"] for c in chunks]) if chunks else np.zeros(0, dtype=np.uint64)
         sex_male = np.concatenate([c["sex_male"] for c in chunks]) if chunks else np.zeros(0, dtype=bool)
         birth_year = np.concatenate([c["birth_year"] for c in chunks]) if chunks else np.zeros(0, dtype=np.int64)
         z = np.concatenate([c["z"] for c in chunks]) if chunks else np.zeros((0, len(AREAS)))
-        code = np.concatenate(muni_code) if muni_code else np.zeros(0, dtype=object)
-        county = np.concatenate(muni_county) if muni_county else np.zeros(0, dtype=object)
+        muni_rows = np.repeat(np.arange(len(munis)), counts)  # row -> index into munis
         self._update_pool(year, group, munis, counts, person_id, sex_male, birth_year, z)
-        return self._attributes(rng, year, group, person_id, sex_male, birth_year, z, code, county)
+        return self._attributes(rng, year, group, person_id, sex_male, birth_year, z, munis, muni_rows)
 
     def _update_pool(self, year, group, munis, counts, person_id, sex_male, birth_year, z) -> None:
         ends = np.cumsum(counts)
@@ -179,9 +181,10 @@ class PersonGenerator:
                 fresh = {k: np.concatenate([fresh[k], old[k][keep]]) for k in fresh}
             self.pool[key] = fresh
 
-    def _shares(self, group: str, year: int, county: np.ndarray) -> dict[str, np.ndarray]:
+    def _shares(self, group: str, year: int, munis, muni_rows: np.ndarray) -> dict[str, np.ndarray]:
         spec = self.params["areas"]
-        n = len(county)
+        n = len(muni_rows)
+        counties = np.array([m.county for m in munis], dtype=str)
         shares = {a: np.tile(np.array(spec[group][a], dtype=float), (n, 1)) for a in AREAS}
         if group == "rus":
             green = by_year(spec["rus_only_share"], year)
@@ -189,15 +192,15 @@ class PersonGenerator:
             rest = base[1:] / base[1:].sum() * (1 - green)
             shares["mental_health"] = np.tile(np.array([green, *rest]), (n, 1))
         for region in spec["regions"].values():
-            mask = np.isin(county, region["counties"])
+            mask = np.isin(counties, region["counties"])[muni_rows]
             for area, values in region.get(group, {}).items():
                 shares[area][mask] = np.array(values, dtype=float)
         return shares
 
-    def _attributes(self, rng, year, group, person_id, sex_male, birth_year, z, code, county) -> pl.DataFrame:
+    def _attributes(self, rng, year, group, person_id, sex_male, birth_year, z, munis, muni_rows) -> pl.DataFrame:
         params = self.params
         n = len(person_id)
-        shares = self._shares(group, year, county)
+        shares = self._shares(group, year, munis, muni_rows)
         colours = {}
         for i, area in enumerate(AREAS):
             c = _colour_from_latent(z[:, i], shares[area])
@@ -280,10 +283,11 @@ class PersonGenerator:
         data = {
             "person_id": hex_ids(person_id),
             "mapping_year": np.full(n, year, dtype=np.int16),
-            "municipality_code": code.astype(str),
-            "county_code": county.astype(str),
-            "target_group": np.full(n, group),
-            "sex": np.where(sex_male, "M", "F"),
+            # text columns are gathered from their few values (no Python object or numpy string per row)
+            "municipality_code": _gather([m.code for m in munis], muni_rows),
+            "county_code": _gather([m.county for m in munis], muni_rows),
+            "target_group": _gather([group], np.zeros(n, dtype=np.int64)),
+            "sex": _gather(["F", "M"], sex_male.astype(np.int64)),
             "birth_year": birth_year.astype(np.int16),
             "has_children": has_children,
             "n_children": n_children.astype(np.int8),

@@ -1,4 +1,4 @@
-"""`brukerplan synth`: generate persons, deliveries and files year by year, then the ground truth.
+"""`brukerplan synth`: generate persons, deliveries, files and the ground truth year by year.
 
 Output (docs/truth.md): DIR/extracts/ (the files), DIR/truth/ (tables and manifest.json), DIR/bad/ with
 --bad-inputs. Everything is built under DIR/.synth-partial and moved into place at the end, so a crash never
@@ -27,7 +27,7 @@ from brukerplan.synth.participation import choose_participants
 from brukerplan.synth.people import PersonGenerator
 from brukerplan.synth.reference import load_reference
 from brukerplan.synth.rng import rng_for
-from brukerplan.synth.truth import write_truth
+from brukerplan.synth.truth import TruthBuilder
 from brukerplan.synth.writers import LayoutEncoder, Written, XlsxJob, run_xlsx_job, write_file
 
 TRUTH_COLUMNS = (
@@ -63,6 +63,16 @@ class SynthResult:
             files[key] += 1
             rows[key] += f["rows"]
         return [(k[0], k[1], files[k], rows[k]) for k in sorted(files)]
+
+
+@dataclass
+class _YearRows:
+    """One year's registrations (truth columns) waiting for its xlsx files to be written."""
+
+    year: int
+    rows: pl.DataFrame
+    files: list[str]
+    pending: list[Future]
 
 
 def _manifest_entry(plan: FilePlan, w: Written) -> dict:
@@ -111,24 +121,40 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
     participants = choose_participants(ref, config.years, config.scale, config.seed)
     people = PersonGenerator(config.seed)
     result = SynthResult(out=out)
-    truth_parts: list[pl.DataFrame] = []
+    truth = TruthBuilder(partial / "person-years")
     written: dict[str, dict] = {}
     plan_by_name: dict[str, FilePlan] = {}
-    generating = 0.0
+    waiting: _YearRows | None = None  # the year whose xlsx files are being written (its truth comes after)
+    generating = truthing = 0.0
 
     def record(w: Written) -> None:
         written[w.name] = _manifest_entry(plan_by_name[w.name], w)
         result.rows += w.rows
         progress.advance(task)
 
+    def finish(year_rows: _YearRows) -> None:
+        """Wait for the year's files, then add its truth (the submission ids are the written files' hashes)."""
+        nonlocal truthing
+        for future in year_rows.pending:
+            record(future.result())
+        tick = time.perf_counter()
+        files = sorted(year_rows.files)
+        submission = pl.DataFrame(
+            {"file": files, "submission_id": [written[f]["submission_id"] for f in files]},
+            schema={"file": pl.String, "submission_id": pl.String},
+        )
+        truth.add_year(year_rows.rows.join(submission, on="file", how="left"))
+        truthing += time.perf_counter() - tick
+
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
-    # Year by year: generate, then write (only the truth columns are kept, so memory stays flat across years).
-    # xlsx files are written by worker processes (spawned: forking a process that runs polars is unsafe).
+    # Year by year: generate, write, then the year's truth once its files are written; only the year's results
+    # are kept, so memory stays flat across years and time grows linearly with the volume.
+    # xlsx files are written by worker processes (spawned: forking a process that runs polars is unsafe); they
+    # write one year's files while this process goes on with the next year.
     with progress, ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         task = progress.add_task("generating and writing extracts", total=0)
-        pending: list[Future] = []
         for year in config.years:
             tick = time.perf_counter()
             progress.update(task, description=f"{year}: persons and deliveries")
@@ -142,36 +168,37 @@ def generate(config: SynthConfig, console: Console | None = None) -> SynthResult
                 return people.new_ids(_rng, n)
 
             rows = deliveries.registrations(new_keys).with_columns(pl.lit(deliveries.layout).alias("layout"))
-            plan_by_name.update(deliveries.files)
+            year_files, layout = deliveries.files, book.layouts[deliveries.layout]
+            del persons, deliveries  # the year's persons are in its rows now
+            plan_by_name.update(year_files)
             generating += time.perf_counter() - tick
             progress.update(task, description=f"{year}: writing files", total=len(plan_by_name))
-            layout = book.layouts[deliveries.layout]
             encoded = LayoutEncoder(book, layout).encode(rows).partition_by("_file", as_dict=True)
-            for name in sorted(deliveries.files):
-                outcome = write_file(encoded[(name,)], deliveries.files[name], layout, book, extracts, names)
+            pending: list[Future] = []
+            for name in sorted(year_files):
+                outcome = write_file(encoded.pop((name,)), year_files[name], layout, book, extracts, names)
                 if isinstance(outcome, XlsxJob):
                     pending.append(pool.submit(run_xlsx_job, outcome))
                 else:
                     record(outcome)
-            del encoded, persons
-            truth_parts.append(
-                rows.select(
-                    *(c for c in rows.columns if not c.startswith("z") and c not in ("row_order", "person_row"))
-                )
+            del encoded
+            rows = rows.select(
+                *(c for c in rows.columns if not c.startswith("z") and c not in ("row_order", "person_row"))
             )
-            for future in [f for f in pending if f.done()]:
-                record(future.result())
-                pending.remove(future)
-        progress.update(task, description="writing the last xlsx files")
-        for future in pending:
-            record(future.result())
+            # the previous year's xlsx files were queued first: finish its truth while the workers write this year's
+            if waiting is not None:
+                progress.update(task, description=f"{waiting.year}: ground truth")
+                finish(waiting)
+            waiting = _YearRows(year, rows, list(year_files), pending)
+            del rows
+        progress.update(task, description="writing the last xlsx files and the ground truth")
+        if waiting is not None:
+            finish(waiting)
+            waiting = None
     result.phases["generate"] = generating
-    registrations = pl.concat(truth_parts, how="diagonal_relaxed")
-    submission = pl.DataFrame({"file": list(written), "submission_id": [w["submission_id"] for w in written.values()]})
-    registrations = registrations.join(submission, on="file", how="left")
-    result.phases["write files"] = time.perf_counter() - started - generating
+    result.phases["write files"] = time.perf_counter() - started - generating - truthing
     with console.status("writing the ground truth …"):
-        result.truth_counts = write_truth(registrations, truth_dir)
+        result.truth_counts = truth.write(truth_dir)
     result.persons = result.truth_counts["person_year"]
     result.files = [written[n] for n in sorted(written)]
     if config.bad_inputs:

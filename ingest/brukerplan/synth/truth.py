@@ -38,14 +38,25 @@ def _decode(column: str, values: tuple[str, ...]) -> pl.Expr:
 
 
 def _service_list(book, which: str) -> pl.Expr:
-    """Set bits of the mask as a list of service codes; empty list = none; null = unknown."""
+    """Set bits of the mask as a list of service codes; empty list = none (the known flag is applied apart)."""
     joined = pl.concat_str(
         [pl.when((pl.col(f"{which}_mask") & (1 << i)) != 0).then(pl.lit(s.code)) for i, s in enumerate(book.services)],
         separator=";",
         ignore_nulls=True,
     )
-    listed = joined.str.split(";").list.eval(pl.element().filter(pl.element() != ""))
-    return pl.when(pl.col(f"{which}_known")).then(listed).alias(f"services_{which}")
+    return joined.str.split(";").list.eval(pl.element().filter(pl.element() != "")).alias(f"services_{which}")
+
+
+def _with_service_lists(book, frame: pl.DataFrame) -> pl.DataFrame:
+    """services_received / services_recommended (null = unknown), decoded once per distinct mask and joined:
+    a few thousand distinct masks instead of nineteen string columns per row."""
+    for which in ("received", "recommended"):
+        mask = f"{which}_mask"
+        lookup = frame.select(pl.col(mask).unique()).with_columns(_service_list(book, which))
+        frame = frame.join(lookup, on=mask, how="left", maintain_order="left").with_columns(
+            pl.when(pl.col(f"{which}_known")).then(pl.col(f"services_{which}")).alias(f"services_{which}")
+        )
+    return frame
 
 
 def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
@@ -60,7 +71,7 @@ def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
         pl.col("recommended_mask") & asked_mask,
     )
     bool_cols = ["has_children", "pregnant", "injects", "violence_exposed"]
-    return kept.select(
+    py = kept.select(
         "person_id",
         "mapping_year",
         "registration_id",
@@ -86,10 +97,13 @@ def person_year(registrations: pl.DataFrame) -> pl.DataFrame:
         ),
         *(_decode(f"area_{a}", COLOURS).alias(f"area_{a}") for a in AREAS),
         _decode("living_index", COLOURS).alias("living_index"),
-        *(_service_list(book, which) for which in ("received", "recommended")),
         "received_mask",
         "recommended_mask",
-    ).sort(["mapping_year", "person_id"])
+        "received_known",
+        "recommended_known",
+    )
+    columns = [*py.columns[:-4], "services_received", "services_recommended", "received_mask", "recommended_mask"]
+    return _with_service_lists(book, py).select(columns).sort(["mapping_year", "person_id"])
 
 
 def person_year_layout_fix(py: pl.DataFrame) -> pl.DataFrame:
@@ -115,15 +129,16 @@ def persons_table(py: pl.DataFrame) -> pl.DataFrame:
 
 
 def living_conditions_table(py: pl.DataFrame) -> pl.DataFrame:
-    long = py.select(*KEYS, *(f"area_{a}" for a in AREAS), pl.col("living_index").alias("area_living_index")).unpivot(
-        index=KEYS, variable_name="area", value_name="colour"
-    )
-    return (
-        long.with_columns(pl.col("area").str.strip_prefix("area_"))
-        .group_by([*KEYS, "area", "colour"])
+    """Persons per key, area (the eight areas and the living index) and colour; one small group-by per area
+    rather than one over the unpivoted table (nine times the persons)."""
+    columns = [*((a, f"area_{a}") for a in AREAS), ("living_index", "living_index")]
+    parts = [
+        py.group_by([*KEYS, column])
         .agg(pl.len().alias("persons"))
-        .sort([*KEYS, "area", "colour"])
-    )
+        .select(*KEYS, pl.lit(area).alias("area"), pl.col(column).alias("colour"), "persons")
+        for area, column in columns
+    ]
+    return pl.concat(parts).sort([*KEYS, "area", "colour"])
 
 
 def housing_table(py: pl.DataFrame) -> pl.DataFrame:
@@ -247,19 +262,93 @@ def dedup_table(registrations: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_truth(registrations: pl.DataFrame, truth_dir: Path) -> dict[str, int]:
-    truth_dir.mkdir(parents=True, exist_ok=True)
-    py = person_year_layout_fix(person_year(registrations))
-    py.drop("received_mask", "recommended_mask").write_parquet(truth_dir / "person_year.parquet", statistics=False)
-    tables = {
-        "persons": persons_table(py),
-        "living_conditions": living_conditions_table(py),
-        "housing": housing_table(py),
-        "services": services_table(py),
-        "dedup": dedup_table(registrations),
-    }
-    audit, audit_files, participation = audit_tables(registrations)
-    tables.update({"audit": audit, "audit_submissions": audit_files, "participation": participation})
-    for name, table in tables.items():
-        table.write_csv(truth_dir / f"{name}.csv")
-    return {name: table.height for name, table in tables.items()} | {"person_year": py.height}
+TABLES = (
+    "persons",
+    "living_conditions",
+    "housing",
+    "services",
+    "dedup",
+    "audit",
+    "audit_submissions",
+    "participation",
+)
+
+
+class TruthBuilder:
+    """The truth, built one mapping year at a time: every table is keyed (and sorted) by mapping year first and
+    no rule crosses years, so the tables of the years put one after the other are the tables of all years.
+    Only the year's results are kept, never its registrations (memory stays flat, time linear); the person-year
+    rows wait in `work_dir` (Arrow IPC files) until the end."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.person_year_files: list[Path] = []
+        self.parts: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLES}
+
+    def add_year(self, registrations: pl.DataFrame) -> None:
+        """Registrations of one mapping year (all of that year's rows, with submission_id)."""
+        py = person_year_layout_fix(person_year(registrations))
+        audit, audit_files, participation = audit_tables(registrations)
+        tables = {
+            "persons": persons_table(py),
+            "living_conditions": living_conditions_table(py),
+            "housing": housing_table(py),
+            "services": services_table(py),
+            "dedup": dedup_table(registrations),
+            "audit": audit,
+            "audit_submissions": audit_files,
+            "participation": participation,
+        }
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = self.work_dir / f"person_year_{len(self.person_year_files):03d}.arrow"
+        py.drop("received_mask", "recommended_mask").write_ipc(path, compression="lz4")
+        self.person_year_files.append(path)
+        for name, table in tables.items():
+            self.parts[name].append(_own_strings(table))
+
+    def write(self, truth_dir: Path) -> dict[str, int]:
+        truth_dir.mkdir(parents=True, exist_ok=True)
+        counts: dict[str, int] = {}
+        for name in TABLES:
+            table = _concat(self.parts[name])
+            table.write_csv(truth_dir / f"{name}.csv")
+            counts[name] = table.height
+            del table
+        py = _read_concat(self.person_year_files)
+        py.write_parquet(truth_dir / "person_year.parquet", statistics=False)
+        counts["person_year"] = py.height
+        return counts
+
+
+def _own_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its string columns copied: a filtered, sorted, joined or grouped string column shares the
+    string buffers of its source, so a kept year result would otherwise keep all of the year's registrations'
+    strings alive."""
+    return frame.with_columns(pl.col(pl.String) + "")
+
+
+def _schema(frames: list[pl.DataFrame]) -> pl.Schema:
+    return pl.concat([frame.clear() for frame in frames], how="vertical_relaxed").schema
+
+
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts one after the other, one chunk per column (the parquet writer's row groups follow the chunks).
+    Built column by column while emptying `parts`, so that at most one column exists twice."""
+    schema = _schema(parts)
+    pieces = {name: [part[name].cast(dtype) for part in parts] for name, dtype in schema.items()}
+    parts.clear()
+    return pl.DataFrame([pl.concat(pieces.pop(name), rechunk=True) for name in schema])
+
+
+def _read_concat(paths: list[Path]) -> pl.DataFrame:
+    """The IPC files one after the other, one chunk per column, read column by column (see _concat)."""
+    schema = _schema([pl.DataFrame(schema=pl.read_ipc_schema(path)) for path in paths])
+    return pl.DataFrame(
+        [
+            pl.concat(
+                [pl.read_ipc(path, columns=[name])[name].cast(dtype) for path in paths],
+                rechunk=True,
+            )
+            for name, dtype in schema.items()
+        ]
+    )
