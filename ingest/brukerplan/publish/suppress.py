@@ -437,8 +437,9 @@ def _row_audit(
     sizes = np.bincount(cell_piece, minlength=n_pieces)
     m_sizes = np.bincount(piece, minlength=n_pieces)  # members: an upper bound of the equations
     fixed = np.zeros(len(piece_cell), dtype=bool)
-    for size in np.unique(np.maximum(8, 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64))):
-        chosen = np.flatnonzero(np.maximum(8, 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)) == size)
+    padded = np.maximum(8, 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64))
+    for size in np.unique(padded):
+        chosen = np.flatnonzero(padded == size)
         slot = np.full(n_pieces, -1, dtype=np.int64)
         slot[chosen] = np.arange(len(chosen))
         batch = max(1, _BATCH_BYTES // (int(size) * int(size) * 8 * 3))
