@@ -10,6 +10,7 @@ import pytest
 
 from brukerplan.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.settings import PROJECT_DIR, Settings
+from tests.support import settings_under
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 
@@ -17,13 +18,7 @@ SHARED_DIR = PROJECT_DIR.parent / "shared"
 @pytest.fixture
 def tmp_settings(tmp_path: Path) -> Settings:
     """Settings whose every path lies under this test's temporary directory."""
-    return Settings.load(
-        environ={},
-        landing=tmp_path / "landing",
-        warehouse=tmp_path / "warehouse" / "brukerplan.duckdb",
-        published=tmp_path / "published" / "brukerplan.duckdb",
-        reports=tmp_path / "reports",
-    )
+    return settings_under(tmp_path)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from brukerplan.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.settings import Settings
 from tests.core.landing_fixture import Submission, registration, write_submission
+from tests.support import settings_under
 
 D = dt.date
 RULE_MODELS = (
@@ -144,13 +145,7 @@ CORE_SELECTION = [
 
 
 def module_settings(root: Path) -> Settings:
-    return Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=root / "published" / "brukerplan.duckdb",
-        reports=root / "reports",
-    )
+    return settings_under(root)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import pytest
 
 from brukerplan.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.settings import PROJECT_DIR, Settings
+from tests.support import settings_under
 
 DEFAULT_SCALE = "0.02"
 DEFAULT_YEARS = "2019-2020"
@@ -85,13 +86,7 @@ def _build_chain(root: Path, scale: float, years: str) -> dict[str, object]:
 
 
 def _settings(root: Path) -> Settings:
-    return Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=root / "published" / "brukerplan.duckdb",
-        reports=root / "reports",
-    )
+    return settings_under(root)
 
 
 def _outcome(data: dict) -> DbtOutcome:

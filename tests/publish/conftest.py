@@ -10,17 +10,11 @@ import pytest
 from brukerplan.publish import PublishResult, publish
 from brukerplan.settings import Settings
 from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
+from tests.support import settings_under
 
 
 def settings_for(root: Path, threshold: int = 5) -> Settings:
-    return Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=root / "published" / "brukerplan.duckdb",
-        reports=root / "reports",
-        suppression_threshold=threshold,
-    )
+    return settings_under(root, suppression_threshold=threshold)
 
 
 # The fixtures are small: the exact audit checks every group of withheld cells in one piece (no splitting), so
