@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup chromium demo test lint pytest bench dbt-build docs clean help
+.PHONY: setup chromium demo test lint pytest bench dbt-build docs clean help attack
 
 help:
 	@echo "make setup   create .venv and install the pinned dependencies and the package"
 	@echo "make demo    synthetic data -> ingest -> dbt build -> publish -> reports (what exists)"
 	@echo "make test    linters, pytest (incl. dbt build + tests on generated data)"
 	@echo "make bench   benchmarks, results in reports/bench/"
+	@echo "make attack  the outside attacker on the published file of make demo (PUBLISHED=... for another)"
 	@echo "make clean   remove generated data, warehouse, published file and reports"
 
 setup: $(STAMP) chromium
@@ -45,6 +46,11 @@ lint: setup
 
 pytest: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+# The outside attacker (tests/publish/attack.py) on the published file of `make demo`: exit 1 if it recovers or
+# pins down any withheld cell (the demo-sized check of docs/publishing.md)
+attack: setup
+	PYTHONPATH=. $(BIN)/python -m tests.publish.attack $(or $(PUBLISHED),published/brukerplan.duckdb)
 
 # BENCH_ARGS, e.g. make bench BENCH_ARGS="--scales 0.05" for a quick run
 bench: setup

@@ -160,15 +160,14 @@ def publish(
     warehouse: WarehouseOpt = None,
     published: PublishedOpt = None,
     suppression_threshold: SuppressionOpt = None,
-    audit_cells: Annotated[
+    lp_budget: Annotated[
         int | None,
         typer.Option(
-            "--audit-cells",
-            envvar="BRUKERPLAN_AUDIT_CELLS",
-            help="Wider exact (linear-algebra) audit across rows: the largest group of withheld cells checked in "
-            "one piece (larger groups in pieces). 0, the default, checks each row's own equations exactly and "
-            "the rest by the rule that no equation has a single withheld cell; expensive at national scale "
-            "(env BRUKERPLAN_AUDIT_CELLS; see docs/publishing.md)",
+            "--lp-budget",
+            envvar="BRUKERPLAN_LP_BUDGET",
+            help="Linear programs for the protection-interval audit (two per small cell checked; components in a "
+            "seeded random order until the budget is spent; 0 = off). The exact audit always runs in full "
+            "(env BRUKERPLAN_LP_BUDGET, default 2000; see docs/publishing.md)",
         ),
     ] = None,
 ) -> None:
@@ -179,10 +178,10 @@ def publish(
     from brukerplan.publish.cli_view import run_publish_command
 
     settings = load_settings(warehouse=warehouse, published=published, suppression_threshold=suppression_threshold)
-    if audit_cells is not None and audit_cells < 0:
-        console.print("[red]usage error:[/red] --audit-cells must be 0 or more")
+    if lp_budget is not None and lp_budget < 0:
+        console.print("[red]usage error:[/red] --lp-budget must be 0 or more")
         raise typer.Exit(2)
-    raise typer.Exit(run_publish_command(settings, console, audit_cells=audit_cells))
+    raise typer.Exit(run_publish_command(settings, console, lp_budget=lp_budget))
 
 
 @app.command()

@@ -17,17 +17,12 @@ def settings_for(root: Path, threshold: int = 5) -> Settings:
     return settings_under(root, suppression_threshold=threshold)
 
 
-# The fixtures are small: the exact audit checks every group of withheld cells in one piece (no splitting), so
-# the tests can ask that no combination of equations fixes a withheld cell. The default (0) is tested alone.
-AUDIT_CELLS = 100_000
-
-
 def build_and_publish(
-    root: Path, shape: FixtureShape, threshold: int = 5, audit_cells: int = AUDIT_CELLS
+    root: Path, shape: FixtureShape, threshold: int = 5, **options: object
 ) -> tuple[Settings, PublishResult]:
     settings = settings_for(root, threshold)
     make_warehouse(settings.warehouse, shape)
-    result = publish(settings, audit_cells=audit_cells)
+    result = publish(settings, **options)  # type: ignore[arg-type]
     assert result.stats.audit_complete
     return settings, result
 

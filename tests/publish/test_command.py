@@ -98,14 +98,15 @@ def test_usage_error_for_a_threshold_below_one(small: Settings) -> None:
     assert result.exit_code == 2
 
 
-def test_audit_cells_usage_error_and_the_summary_says_which_audit_ran(small: Settings) -> None:
-    assert CliRunner().invoke(app, [*_args(small), "--audit-cells", "-1"], terminal_width=200).exit_code == 2
+def test_lp_budget_usage_error_and_the_summary_names_both_audits(small: Settings) -> None:
+    assert CliRunner().invoke(app, [*_args(small), "--lp-budget", "-1"], terminal_width=200).exit_code == 2
     default = CliRunner().invoke(app, _args(small), terminal_width=200)
     assert default.exit_code == 0
-    assert "rows checked exactly" in default.output and "wider audit off" in default.output
-    wider = CliRunner().invoke(app, _args(small), env={"BRUKERPLAN_AUDIT_CELLS": "500"}, terminal_width=200)
-    assert wider.exit_code == 0
-    assert "pieces of at most 500 cells" in wider.output
+    text = " ".join(default.output.split())
+    assert "checked in full" in text and "linear programs" in text
+    off = CliRunner().invoke(app, _args(small), env={"BRUKERPLAN_LP_BUDGET": "0"}, terminal_width=200)
+    assert off.exit_code == 0
+    assert "(0 linear programs)" in " ".join(off.output.split())
 
 
 def test_the_threshold_comes_from_the_environment_and_the_option_wins(small: Settings) -> None:

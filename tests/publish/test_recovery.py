@@ -94,8 +94,8 @@ def test_the_attack_does_find_an_unprotected_cell(tmp_path: Path, monkeypatch: p
 
     nothing = np.zeros(0, dtype=np.int64)
     monkeypatch.setattr(suppress_module, "_singleton_rounds", lambda *args, **kwargs: (nothing, 0))
-    monkeypatch.setattr(suppress_module, "_row_audit", lambda *args, **kwargs: nothing)
-    monkeypatch.setattr(suppress_module, "_audit", lambda *args, **kwargs: nothing)
+    monkeypatch.setattr(suppress_module, "fixed_unknowns", lambda *args, **kwargs: nothing)
+    monkeypatch.setattr(suppress_module, "failing_cells", lambda *args, **kwargs: nothing)
     shape = FixtureShape(seed=2, max_persons=25, years=(2019,), municipalities=("5001", "5006", "1505"))
     settings, _ = build_and_publish(tmp_path, shape)
     pub, equations, recovered = _attack(settings)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pytest
 
 from brukerplan.publish.suppress import System, suppress_system
 from tests.publish.conftest import build_and_publish
@@ -14,7 +15,7 @@ from tests.publish.recovery import attack, determined_by_linear_algebra, solve_b
 from tests.publish.warehouse_fixture import FixtureShape
 
 
-def _system(values: list[int], heights: list[int], equations: list[list[tuple[int, int]]], row: bool) -> System:
+def _system(values: list[int], heights: list[int], equations: list[list[tuple[int, int]]]) -> System:
     eq, cell, coef = [], [], []
     for number, equation in enumerate(equations):
         for c, k in sorted(equation):
@@ -27,7 +28,6 @@ def _system(values: list[int], heights: list[int], equations: list[list[tuple[in
         eq=np.asarray(eq, dtype=np.int64),
         cell=np.asarray(cell, dtype=np.int64),
         coef=np.asarray(coef, dtype=np.int8),
-        row_eq=np.full(len(equations), row),
     )
 
 
@@ -49,36 +49,39 @@ SERVICE_ROW = [
 SERVICE_VALUES = [10, 11, 32, 3, 8, 7, 14]  # continue 3 is small
 
 
-def test_singleton_rule_alone_leaves_the_row_combination_open() -> None:
-    system = _system(SERVICE_VALUES, [0] * 7, SERVICE_ROW, row=False)  # not declared as one row: no row audit
-    withheld, primary, _ = suppress_system(system, threshold=5)
+def test_singleton_rule_alone_leaves_a_combination_open_and_the_exact_audit_closes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from brukerplan.publish import suppress as suppress_module
+
+    system = _system(SERVICE_VALUES, [0] * 7, SERVICE_ROW)
+    nothing = np.zeros(0, dtype=np.int64)
+    with monkeypatch.context() as patched:
+        patched.setattr(suppress_module, "fixed_unknowns", lambda *args, **kwargs: nothing)
+        withheld, primary, _ = suppress_system(system, threshold=5, lp_budget=0)
     assert primary.tolist() == [False, False, False, True, False, False, False]
     equations, values = _as_lists(system, withheld)
     assert solve_by_substitution(equations, values) == {}
-    assert CONTINUE in determined_by_linear_algebra(equations, values)  # the attack the row audit closes
-
-
-def test_row_audit_closes_the_combination_of_a_rows_equations() -> None:
-    system = _system(SERVICE_VALUES, [0] * 7, SERVICE_ROW, row=True)
+    assert CONTINUE in determined_by_linear_algebra(equations, values)  # what the exact audit is for
     withheld, _, stats = suppress_system(system, threshold=5)
     equations, values = _as_lists(system, withheld)
     assert solve_by_substitution(equations, values) == {}
     assert determined_by_linear_algebra(equations, values) == []
-    assert stats.row_audit_added >= 1
+    assert stats.audit_added >= 1 and stats.audit_complete
 
 
 def test_complementary_cell_is_a_low_row_before_a_smaller_total() -> None:
     """x (small) = one of two candidates: a county-level cell of 6 or a municipality-level cell of 9. The
     municipality is withheld: totals stay shown."""
     x, county, municipality, total = range(4)
-    system = _system([3, 6, 9, 18], [0, 1, 0, 1], [[(total, -1), (x, 1), (county, 1), (municipality, 1)]], row=False)
+    system = _system([3, 6, 9, 18], [0, 1, 0, 1], [[(total, -1), (x, 1), (county, 1), (municipality, 1)]])
     withheld, _, _ = suppress_system(system, threshold=5)
     assert withheld.tolist() == [True, False, True, False]
 
 
 def test_zero_is_never_the_complementary_cell_when_a_count_is_left() -> None:
     x, zero, other, total = range(4)
-    system = _system([2, 0, 40, 42], [0, 0, 0, 1], [[(total, -1), (x, 1), (zero, 1), (other, 1)]], row=False)
+    system = _system([2, 0, 40, 42], [0, 0, 0, 1], [[(total, -1), (x, 1), (zero, 1), (other, 1)]])
     withheld, _, _ = suppress_system(system, threshold=5)
     assert withheld.tolist() == [True, False, True, False]
 
@@ -96,17 +99,14 @@ def _withheld_columns(path: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def test_default_settings_protect_subtraction_and_rows_and_are_reproducible(tmp_path: Path) -> None:
+def test_default_settings_protect_every_combination_and_are_reproducible(tmp_path: Path) -> None:
     shape = FixtureShape(seed=3, max_persons=25, years=(2020, 2021), municipalities=("5001", "5006", "1505"))
-    settings, first = build_and_publish(tmp_path / "a", shape, audit_cells=0)
+    settings, first = build_and_publish(tmp_path / "a", shape)
     pub, equations, recovered = attack(settings.published)
     assert len(equations) > 1000
     assert recovered == {}
-    # equations within one row (all cells in the same table row): no combination of them fixes a cell
-    rows = [e for e in equations if len({(cell[0], cell[1]) for cell, _ in e}) == 1]
-    assert len(rows) > 100
-    assert determined_by_linear_algebra(rows, pub.values) == []
-    assert first.stats.row_audit_added > 0
-    again, second = build_and_publish(tmp_path / "b", shape, audit_cells=0)
+    assert determined_by_linear_algebra(equations, pub.values) == []
+    assert first.stats.audit_complete and first.stats.audit_passes >= 1
+    again, second = build_and_publish(tmp_path / "b", shape)
     assert second.stats.complementary == first.stats.complementary
     assert _withheld_columns(again.published) == _withheld_columns(settings.published)

@@ -93,8 +93,11 @@ def _persons(shape: FixtureShape) -> pa.Table:
                 for area in AREAS:
                     rows[f"area_{area}"].append(rng.choice(COLOURS))
                 rows[f"area_{INDEX}"].append(rng.choice([*COLOURS, "blue"]))
+                # the received and recommended sets are known or not per person (as in BrukerPlan), the status
+                # of each service within known sets varies
+                known = rng.random() < 0.8
                 for service in SERVICES:
-                    rows[f"status_{service}"].append(rng.choice(STATUSES))
+                    rows[f"status_{service}"].append(rng.choice(STATUSES[:4]) if known else "unknown")
     return pa.table(rows)
 
 

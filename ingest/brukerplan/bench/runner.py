@@ -123,6 +123,25 @@ def _published_rows(published: Path) -> int | None:
     )
 
 
+def _publication_audit(published: Path) -> dict[str, object]:
+    """The suppression's own figures from publication_metadata: withheld cells, exact audit, LP intervals."""
+    import duckdb
+
+    if not published.exists():
+        return {}
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        cursor = con.execute("select * from publication_metadata")
+        names = [d[0] for d in cursor.description]
+        row = cursor.fetchone() or ()
+        wanted = ("cells_", "exact_audit_", "lp_")
+        return {n: v for n, v in zip(names, row, strict=True) if n.startswith(wanted)}
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+
+
 def _slowest_models(warehouse: Path, limit: int = 10) -> list[dict[str, object]]:
     results = warehouse.parent / "dbt_target" / "run_results.json"
     if not results.exists():
@@ -246,6 +265,7 @@ def bench_scale(
             scale, "publish", ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)], cwd
         )
         m.rows_out = _published_rows(paths.published)
+        m.detail["audit"] = _publication_audit(paths.published)
         measures.append(m)
     if "report" in available:
         m = run_step(

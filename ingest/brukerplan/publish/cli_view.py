@@ -5,19 +5,19 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from brukerplan.publish.intervals import DEFAULT_LP_BUDGET
 from brukerplan.publish.publisher import PublishError, publish
-from brukerplan.publish.suppress import DEFAULT_AUDIT_CELLS
 from brukerplan.settings import Settings
 
 
-def run_publish_command(settings: Settings, console: Console, audit_cells: int | None = None) -> int:
+def run_publish_command(settings: Settings, console: Console, lp_budget: int | None = None) -> int:
     """Publish and report; returns the exit status (0 published, 1 refused or failed)."""
     with console.status("publishing …") as status:
         try:
             result = publish(
                 settings,
                 progress=lambda msg: status.update(f"publish: {msg} …"),
-                audit_cells=DEFAULT_AUDIT_CELLS if audit_cells is None else audit_cells,
+                lp_budget=DEFAULT_LP_BUDGET if lp_budget is None else lp_budget,
             )
         except PublishError as exc:
             console.print(f"[red]publish refused:[/red] {exc}")
@@ -38,21 +38,17 @@ def run_publish_command(settings: Settings, console: Console, audit_cells: int |
         f"({stats.equations:,} equations, {stats.seconds:.1f} s)"
     )
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stats.phase_seconds.items())
+    exact, lp = stats.exact, stats.intervals
     console.print(
-        f"row audit: {stats.row_pieces:,} rows checked exactly, {stats.row_audit_added:,} cells added; "
-        + (
-            f"wider audit: {stats.audited_cells:,} cell checks in {stats.audited_pieces:,} pieces of at most "
-            f"{stats.audit_cells} cells over {stats.audit_passes} passes, {stats.audit_added:,} cells added, "
-            f"{stats.unaudited_cells:,} withheld cells in groups too large to check"
-            if stats.audit_cells > 0
-            else "wider audit off (--audit-cells)"
-        )
-        + f" ({phases})"
+        f"exact audit: {exact.unknowns:,} withheld cells in {exact.components:,} components (largest "
+        f"{stats.largest_component:,}) checked in full, {stats.audit_passes} passes, {stats.audit_added:,} cells "
+        f"added, none recoverable at the end; protection intervals: {lp.checked_cells:,} small cells in "
+        f"{lp.checked_components:,} of {lp.components:,} components ({lp.programs:,} linear programs), "
+        f"{stats.interval_added_for:,} protected further ({phases})"
     )
     if not stats.audit_complete:
         console.print(
-            "[yellow]warning:[/yellow] the exact audit still found fixed cells after its last pass: every "
-            "equation has two or more withheld cells, but a combination of equations may fix one; see "
+            "[red]error:[/red] the exact audit still found recoverable cells after its last pass; see "
             "docs/publishing.md"
         )
     console.print(

@@ -1,11 +1,12 @@
-"""The additive sets of the publish spec as a system of equations over count cells, built in DuckDB.
+"""The declaration of tables.yaml as a system of equations over quantity cells, built in DuckDB.
 
-Every non-null count of every published table is a *cell*. Cells are numbered in blocks, one block per
-(table, count column), a row's cell at the block's start plus the row number; a null count (or a repeated
-count's copy) leaves a hole in the numbering that is no cell. Every additive set (tables.yaml) yields
-*equations* total = sum of parts; an equation is stored as its member cells with a coefficient (-1 for the
-total, +1 for a part). Absent rows are known zeros and take part in no equation. `build_equations` hands the
-result to the solver (suppress.py) as numpy arrays.
+A *cell* is one quantity at one value of its dimensions. Every non-null count of every published table shows
+one cell (`CountColumn`: which quantity, at which key); a cell shown in several places (a per-area total on every
+colour row, the same count in two tables, last year's persons) is one cell, and its copies must agree — publish
+stops with the table and column if they do not. Cells are numbered quantity by quantity. Equations: for every
+additive quantity and hierarchy, parent = sum of children; for every identity, total = sum of parts. An equation
+is stored as its member cells with a coefficient (-1 for the total, +1 for a part). Absent cells are known zeros
+and take part in no equation. `build_equations` hands the result to the solver (suppress.py) as numpy arrays.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from brukerplan.publish.spec import AdditiveSet, PublishSpec, TableSpec
+from brukerplan.publish.spec import Hierarchy, Identity, Part, PublishSpec, Quantity, SpecError, TableSpec
 from brukerplan.publish.suppress import System
 
 
@@ -36,104 +37,111 @@ def source_table(table: str) -> str:
     return quote(f"src_{table}")
 
 
+def cell_table(index: int) -> str:
+    """The cells of the index-th quantity: cell_id, one varchar column per dimension, value, height."""
+    return quote(f"qcells_{index}")
+
+
+CELL_MAP = "cell_map"  # (block, row_id, cell_id): which cell each published count shows
+
+
 @dataclass(frozen=True)
-class CellIds:
-    """Block numbering of the cells: block (table, column) starts at `starts[(table, column)]`."""
+class Block:
+    """One count column of one published table: its cells are in cell_map under `number`."""
 
-    starts: dict[tuple[str, str], int]
-    blocks: tuple[tuple[str, str, int, int], ...]  # (table, column, start, rows) in order
-    size: int
-
-    @staticmethod
-    def of(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> CellIds:
-        starts: dict[tuple[str, str], int] = {}
-        blocks = []
-        position = 0
-        for table in spec.tables:
-            row = con.execute(f"select count(*) from {source_table(table.name)}").fetchone()
-            rows = int(row[0]) if row else 0
-            for column in table.counts:
-                starts[(table.name, column)] = position
-                blocks.append((table.name, column, position, rows))
-                position += rows
-        return CellIds(starts=starts, blocks=tuple(blocks), size=position)
-
-    def sql(self, table: TableSpec, column: str, alias: str = "") -> str:
-        return f"({self.starts[(table.name, column)]} + {cell_row(table, column, alias)})"
+    number: int
+    table: str
+    column: str
 
 
-def cell_row(table: TableSpec, column: str, alias: str = "") -> str:
-    """The row that holds a cell: the row itself, or for a repeated count the first row of its copies."""
-    prefix = f"{alias}." if alias else ""
-    return prefix + (quote(f"_cell_row_{column}") if column in table.repeated else "_row_id")
+def _as_text(value: object) -> str:
+    """A dimension value as the text the cell tables hold (dimensions are varchar; booleans 'true'/'false')."""
+    return literal(str(value).lower() if isinstance(value, bool) else str(value))
 
 
-def add_cell_rows(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> None:
-    """For each repeated count, a column _cell_row_<count> naming the first row of its copies; checks that the
-    copies agree (a wrong `repeated` declaration would otherwise hide a difference)."""
-    for table in spec.tables:
-        src = source_table(table.name)
-        for column, over in table.repeated.items():
-            partition = ", ".join(quote(k) for k in table.keys if k not in over)
-            name = quote(f"_cell_row_{column}")
-            con.execute(
-                f"create or replace temp table {src} as select *, "
-                f"min(_row_id) over (partition by {partition}) as {name} from {src}"
-            )
-            row = con.execute(
-                f"select count(*) from (select {partition} from {src} group by all "
-                f"having count(distinct {quote(column)}) > 1 or (count({quote(column)}) between 1 and count(*) - 1))"
-            ).fetchone()
-            if row and row[0]:
-                raise ValueError(
-                    f"{table.name}.{column} is declared repeated over {list(over)} but differs between "
-                    f"rows in {row[0]} groups"
-                )
+def _condition(alias: str, values: dict[str, tuple[object, ...]], negate: bool = False) -> list[str]:
+    out = []
+    for dim, options in values.items():
+        inside = f"{alias}{quote(dim)} in ({', '.join(_as_text(v) for v in options)})"
+        out.append(f"not ({inside})" if negate else inside)
+    return out
 
 
-def height_sql(spec: PublishSpec, table: TableSpec) -> str:
-    """How many levels of aggregation a row of the table is above the finest (summed over the hierarchies whose
-    columns it has): 0 for a municipality row of a leaf group, 4 for the country row of `all`. The solver
-    prefers low rows as complementary cells, so that totals stay shown."""
+def _height_sql(spec: PublishSpec, quantity: Quantity) -> str:
+    """Levels of aggregation above the finest, summed over the hierarchies whose columns the quantity has: 0 for
+    a municipality cell of a leaf group, 4 for the country cell of `all`. The solver withholds low cells first."""
     terms = []
     for hierarchy in spec.hierarchies.values():
-        if not set(hierarchy.columns) <= set(table.keys) or not hierarchy.heights:
+        if not set(hierarchy.columns) <= set(quantity.dims) or not hierarchy.heights:
             continue
         cases = " ".join(f"when {literal(k)} then {int(v)}" for k, v in hierarchy.heights.items())
-        terms.append(f"coalesce(case {quote(hierarchy.columns[0])}::varchar {cases} end, 0)")
+        terms.append(f"coalesce(case {quote(hierarchy.columns[0])} {cases} end, 0)")
     return " + ".join(terms) or "0"
 
 
-def _cell_arrays(con: duckdb.DuckDBPyConnection, spec: PublishSpec, ids: CellIds) -> tuple[np.ndarray, np.ndarray]:
-    """Value (-1 for a hole) and height of every cell number."""
-    value = np.full(ids.size, -1, dtype=np.int64)
-    height = np.zeros(ids.size, dtype=np.int64)
+def _build_cells(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[list[str], list[Block], int]:
+    """qcells_<i> for every quantity shown, and cell_map; returns (quantity names, blocks, number of cells)."""
+    shown: dict[str, list[tuple[Block, TableSpec]]] = {}
+    blocks: list[Block] = []
     for table in spec.tables:
-        if not table.counts:
-            continue
-        columns = ", ".join(
-            f"coalesce(case when _row_id = {cell_row(table, c)} then {quote(c)} end, -1)::bigint as c{i}"
-            for i, c in enumerate(table.counts)
+        for count in table.counts:
+            block = Block(len(blocks), table.name, count.column)
+            blocks.append(block)
+            shown.setdefault(count.quantity, []).append((block, table))
+    names = sorted(shown)
+    con.execute(f"create or replace temp table {CELL_MAP} (block integer, row_id bigint, cell_id integer)")
+    offset = 0
+    for index, name in enumerate(names):
+        quantity = spec.quantities[name]
+        dims = [quote(d) for d in quantity.dims]
+        selects = []
+        for block, table in shown[name]:
+            count = table.count(block.column)
+            keys = ", ".join(
+                f"({sql})::varchar as {quote(d)}" for d, sql in zip(quantity.dims, count.key_sql(quantity), strict=True)
+            )
+            selects.append(
+                f"select {block.number} as block, _row_id, {keys}, {quote(block.column)}::bigint as value "
+                f"from {source_table(table.name)} where {quote(block.column)} is not null"
+            )
+        con.execute("create or replace temp table shown_cells as " + " union all ".join(selects))
+        con.execute(
+            f"create or replace temp table grouped as select {', '.join(dims)}, min(value) as value, "
+            f"max(value) as top from shown_cells group by all"
         )
-        data = con.execute(
-            f"select ({height_sql(spec, table)})::bigint as h, {columns} from {source_table(table.name)} "
-            "order by _row_id"
-        ).fetchnumpy()
-        for i, column in enumerate(table.counts):
-            start = ids.starts[(table.name, column)]
-            value[start : start + len(data["h"])] = data[f"c{i}"]
-            height[start : start + len(data["h"])] = data["h"]
-    return value, height
+        conflict = con.execute(
+            f"select {', '.join(dims)}, value, top from grouped where value != top limit 1"
+        ).fetchone()
+        if conflict:
+            key = ", ".join(f"{d}={v}" for d, v in zip(quantity.dims, conflict[:-2], strict=True))
+            columns = sorted(f"{b.table}.{b.column}" for b, _ in shown[name])
+            raise SpecError(
+                f"{' and '.join(columns)} are declared as the same quantity {name!r} but differ at {key}: "
+                f"{conflict[-2]} and {conflict[-1]}"
+            )
+        con.execute(
+            f"create or replace temp table {cell_table(index)} as select "
+            f"({offset} + row_number() over (order by {', '.join(dims)}) - 1)::integer as cell_id, "
+            f"{', '.join(dims)}, value, ({_height_sql(spec, quantity)})::bigint as height from grouped"
+        )
+        con.execute(
+            f"insert into {CELL_MAP} select s.block, s._row_id, c.cell_id from shown_cells s "
+            f"join {cell_table(index)} c using ({', '.join(dims)})"
+        )
+        row = con.execute(f"select count(*) from {cell_table(index)}").fetchone()
+        offset += int(row[0]) if row else 0
+    con.execute("drop table if exists shown_cells")
+    con.execute("drop table if exists grouped")
+    return names, blocks, offset
 
 
-def _hierarchy_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: AdditiveSet, set_index: int) -> list[str]:
-    hierarchy = spec.hierarchies[s.hierarchy or ""]
-    others = [quote(k) for k in table.keys if k not in hierarchy.columns]
-    own = [f"{quote(c)}::varchar" for c in hierarchy.columns]
+def _hierarchy_sql(name: str, index: int, quantity: Quantity, hierarchy: Hierarchy) -> list[str]:
+    others = [quote(k) for k in quantity.dims if k not in hierarchy.columns]
+    own = [quote(c) for c in hierarchy.columns]
     if hierarchy.parent:
         (column,) = hierarchy.columns
         cases = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in hierarchy.parent.items())
-        parent = [f"(case {quote(column)}::varchar {cases} end)"]
+        parent = [f"(case {quote(column)} {cases} end)"]
     else:
         level_column = hierarchy.columns[0]
         parent = []
@@ -142,101 +150,102 @@ def _hierarchy_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: Additiv
                 f"when {literal(level)} then ({exprs[position]})::varchar"
                 for level, exprs in hierarchy.parent_sql.items()
             )
-            parent.append(f"(case {quote(level_column)}::varchar {cases} end)")
-    # one select per direction for all columns of the set: the row's key is hashed once, and each column's
-    # equation id is that hash xor a constant of the column (unnest of one struct per column)
-    src = source_table(table.name)
-    items = ", ".join(
-        f"{{'k': {(position + 1) * 0x9E3779B97F4A7C15 % 2**64}::ubigint, 'c': {ids.sql(table, column)}, "
-        # one membership per cell: a repeated count takes part through its first row only
-        f"'ok': {quote(column)} is not null and _row_id = {cell_row(table, column)}}}"
-        for position, column in enumerate(s.columns)
+            parent.append(f"(case {quote(level_column)} {cases} end)")
+    key = ", ".join([literal(f"{name}/{hierarchy.name}"), *others])
+    return [
+        f"select hash({key}, {', '.join(own)}) as eq_id, cell_id, -1 as coef from {cell_table(index)}",
+        f"select hash({key}, {', '.join(parent)}) as eq_id, cell_id, 1 as coef "
+        f"from {cell_table(index)} where {parent[0]} is not null",
+    ]
+
+
+def _part_sql(identity: Identity, part: Part, index: int, coef: int) -> str:
+    by = ", ".join(quote(part.dim_of(d)) for d in identity.by)
+    where = _condition("", part.where) + _condition("", part.where_not, negate=True) or ["true"]
+    return (
+        f"select hash({literal(identity.name)}, {by}) as eq_id, cell_id, {coef} as coef "
+        f"from {cell_table(index)} where {' and '.join(where)}"
     )
-    key = ", ".join([literal(s.name), *others])
-    statements = []
-    for coef, values, condition in [(-1, own, "true"), (1, parent, f"{parent[0]} is not null")]:
-        statements.append(
-            f"select xor(h, x.k) as eq_id, x.c as cell_id, {set_index} as set_index, {coef} as coef from "
-            f"(select hash({key}, {', '.join(values)}) as h, unnest([{items}]) as x from {src} where {condition}) "
-            "where x.ok"
-        )
+
+
+def _identity_sql(spec: PublishSpec, identity: Identity, index_of: dict[str, int]) -> list[str]:
+    parts = [p for p in identity.parts if p.quantity in index_of]
+    if identity.total.quantity not in index_of or not parts:
+        return []
+    statements = [_part_sql(identity, part, index_of[part.quantity], 1) for part in parts]
+    # the total, once in every equation of the parts (by the values of `by` that the parts have)
+    total = identity.total
+    total_dims = spec.quantities[total.quantity].dims
+    by_parts = " union ".join(
+        f"select distinct {', '.join(quote(p.dim_of(d)) + ' as ' + quote(d) for d in identity.by)} "
+        f"from {cell_table(index_of[p.quantity])} where "
+        + " and ".join(_condition("", p.where) + _condition("", p.where_not, negate=True) or ["true"])
+        for p in parts
+    )
+    on = [f"t.{quote(total.dim_of(d))} = p.{quote(d)}" for d in identity.by if total.dim_of(d) in total_dims]
+    on += _condition("t.", total.where) + _condition("t.", total.where_not, negate=True)
+    statements.append(
+        f"select hash({literal(identity.name)}, {', '.join('p.' + quote(d) for d in identity.by)}) as eq_id, "
+        f"t.cell_id, -1 as coef from ({by_parts}) p join {cell_table(index_of[total.quantity])} t "
+        f"on {' and '.join(on) or 'true'}"
+    )
     return statements
 
 
-def _columns_sql(ids: CellIds, table: TableSpec, s: AdditiveSet, set_index: int) -> list[str]:
-    return [
-        f"select hash({literal(s.name)}, _row_id) as eq_id, {ids.sql(table, column)} as cell_id, "
-        f"{set_index} as set_index, {-1 if column == s.total else 1} as coef "
-        f"from {source_table(table.name)} where {quote(column)} is not null"
-        for column in (s.total or "", *s.parts)
-    ]
-
-
-def _link_sql(spec: PublishSpec, ids: CellIds, table: TableSpec, s: AdditiveSet, set_index: int) -> list[str]:
-    total = spec.table(s.total_table or table.name)
-    parts = spec.table(s.parts_table or table.name)
-    on = " and ".join(f"t.{quote(a)} = p.{quote(b)}" for a, b in s.parts_match.items())
-    where = [
-        f"t.{quote(s.total_column or '')} is not null",
-        f"p.{quote(s.parts_column or '')} is not null",
-        f"t._row_id = {cell_row(total, s.total_column or '', 't')}",
-        f"p._row_id = {cell_row(parts, s.parts_column or '', 'p')}",
-    ]
-    where += [f"p.{quote(k)} = {literal(v)}" for k, v in s.parts_where.items()]
-    where += [f"p.{quote(k)} != {literal(v)}" for k, v in s.parts_where_not.items()]
-    total_row = cell_row(total, s.total_column or "", "t")
-    key = ", ".join([literal(s.name), total_row, *[f"p.{quote(g)}" for g in s.parts_group_by]])
-    joined = f"from {source_table(total.name)} t join {source_table(parts.name)} p on {on} where {' and '.join(where)}"
-    return [
-        f"select distinct hash({key}) as eq_id, {ids.sql(total, s.total_column or '', 't')} as cell_id, "
-        f"{set_index} as set_index, -1 as coef {joined}",
-        f"select hash({key}) as eq_id, {ids.sql(parts, s.parts_column or '', 'p')} as cell_id, "
-        f"{set_index} as set_index, 1 as coef {joined}",
-    ]
-
-
-def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> System:
+def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[System, list[Block]]:
     """The cells and equations of the published tables already loaded as src_<name>."""
-    add_cell_rows(con, spec)
-    ids = CellIds.of(con, spec)
-    value, height = _cell_arrays(con, spec, ids)
+    names, blocks, n_cells = _build_cells(con, spec)
+    index_of = {name: i for i, name in enumerate(names)}
+    value = np.full(n_cells, -1, dtype=np.int64)
+    height = np.zeros(n_cells, dtype=np.int64)
     statements: list[str] = []
-    for set_index, (table, s) in enumerate(spec.all_sets()):
-        if s.kind == "hierarchy":
-            statements += _hierarchy_sql(spec, ids, table, s, set_index)
-        elif s.kind == "columns":
-            statements += _columns_sql(ids, table, s, set_index)
-        else:
-            statements += _link_sql(spec, ids, table, s, set_index)
+    for name, index in index_of.items():
+        data = con.execute(f"select cell_id, value, height from {cell_table(index)}").fetchnumpy()
+        value[data["cell_id"]] = data["value"]
+        height[data["cell_id"]] = data["height"]
+        quantity = spec.quantities[name]
+        for hierarchy in quantity.additive:
+            statements += _hierarchy_sql(name, index, quantity, spec.hierarchies[hierarchy])
+    for identity in spec.identities:
+        statements += _identity_sql(spec, identity, index_of)
     if not statements:
-        statements = ["select 0::ubigint as eq_id, 0::bigint as cell_id, 0 as set_index, 0 as coef where false"]
+        statements = ["select 0::ubigint as eq_id, 0 as cell_id, 0 as coef where false"]
     con.execute(
-        "create or replace temp table members as select eq_id, cell_id::integer as cell_id, coef::tinyint as coef, "
-        "set_index::smallint as set_index from (" + "\nunion all\n".join(statements) + ")"
+        "create or replace temp table members as select eq_id, cell_id::integer as cell_id, coef::tinyint as coef "
+        "from (" + "\nunion all\n".join(statements) + ")"
     )
-    in_row = np.array([s.kind == "columns" for _, s in spec.all_sets()] + [False], dtype=bool)
-    eq, cell, coef, row_member = _fetch_members(con, in_row)
+    eq, cell, coef = _fetch_members(con)
+    # a cell twice in one equation (not in the shipped declaration, possible in another): one member
+    twice = np.flatnonzero((eq[1:] == eq[:-1]) & (cell[1:] == cell[:-1])) + 1
+    if len(twice):
+        coef = coef.astype(np.int64)
+        keep = np.ones(len(eq), dtype=bool)
+        keep[twice] = False
+        groups = np.cumsum(keep) - 1
+        coef = np.bincount(groups, weights=coef).astype(np.int64)
+        eq, cell = eq[keep], cell[keep]
+        nonzero = coef != 0
+        eq, cell, coef = eq[nonzero], cell[nonzero], coef[nonzero].astype(np.int8)
     # an equation with a single member says nothing about other cells (and cannot be protected): dropped
     keep = np.bincount(eq)[eq] >= 2 if len(eq) else np.zeros(0, dtype=bool)
-    eq, cell, coef, row_member = eq[keep], cell[keep], coef[keep], row_member[keep]
+    eq, cell, coef = eq[keep], cell[keep], coef[keep]
     eq = np.cumsum(np.concatenate([[False], eq[1:] != eq[:-1]]), dtype=np.int32) if len(eq) else eq
-    row_eq = np.zeros(int(eq[-1]) + 1 if len(eq) else 0, dtype=bool)
-    row_eq[eq[row_member]] = True
-    return System(value=value, height=height, eq=eq, cell=cell, coef=coef, row_eq=row_eq, blocks=ids.blocks)
+    for index in index_of.values():
+        con.execute(f"drop table {cell_table(index)}")
+    return System(value=value, height=height, eq=eq, cell=cell, coef=coef), blocks
 
 
 def _fetch_members(
-    con: duckdb.DuckDBPyConnection, in_row: np.ndarray, batch_rows: int = 1_000_000
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    con: duckdb.DuckDBPyConnection, batch_rows: int = 1_000_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Members ordered by equation, the equation hash replaced by a number, streamed in batches into arrays of
     the final size (the hashes are never all in memory at once)."""
     n = int(con.execute("select count(*) from members").fetchall()[0][0])
     eq = np.empty(n, dtype=np.int32)
     cell = np.empty(n, dtype=np.int32)
     coef = np.empty(n, dtype=np.int8)
-    row_member = np.empty(n, dtype=bool)
     position, number, previous = 0, -1, None
-    with con.sql("select * from members order by eq_id").to_arrow_reader(batch_size=batch_rows) as reader:
+    with con.sql("select * from members order by eq_id, cell_id").to_arrow_reader(batch_size=batch_rows) as reader:
         for batch in reader:
             hashes = batch.column(0).to_numpy()
             k = len(hashes)
@@ -250,18 +259,14 @@ def _fetch_members(
             previous = hashes[-1]
             cell[position : position + k] = batch.column(1).to_numpy()
             coef[position : position + k] = batch.column(2).to_numpy()
-            row_member[position : position + k] = in_row[batch.column(3).to_numpy()]
             position += k
     con.execute("drop table members")
-    return eq[:position], cell[:position], coef[:position], row_member[:position]
+    return eq[:position], cell[:position], coef[:position]
 
 
-def cell_position(
-    blocks: tuple[tuple[str, str, int, int], ...], cells: np.ndarray
-) -> list[tuple[str, str, np.ndarray]]:
-    """(table, column, rows) of the given cell numbers, block by block."""
-    out = []
-    for table, column, start, rows in blocks:
-        here = cells[(cells >= start) & (cells < start + rows)]
-        out.append((table, column, here - start))
+def cell_of_rows(con: duckdb.DuckDBPyConnection, block: Block, rows: int) -> np.ndarray:
+    """For every row of the block's table: the cell its count shows, -1 where the count is null."""
+    out = np.full(rows, -1, dtype=np.int64)
+    data = con.execute(f"select row_id, cell_id from {CELL_MAP} where block = ?", [block.number]).fetchnumpy()
+    out[data["row_id"]] = data["cell_id"]
     return out

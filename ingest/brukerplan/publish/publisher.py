@@ -17,9 +17,10 @@ import duckdb
 from brukerplan.publish import writer
 from brukerplan.publish.equations import build_equations, literal, quote, source_table
 from brukerplan.publish.gate import BuildNotGreen, BuildRecord, check_green_build, default_run_results
+from brukerplan.publish.intervals import DEFAULT_LP_BUDGET
 from brukerplan.publish.masks import bit, build_masks, mask_table
 from brukerplan.publish.spec import PublishSpec, SpecError, TableSpec, expand_patterns, load_spec
-from brukerplan.publish.suppress import DEFAULT_AUDIT_CELLS, SuppressionStats, suppress_system
+from brukerplan.publish.suppress import SuppressionStats, suppress_system
 from brukerplan.settings import Settings
 
 METADATA_TABLE = "publication_metadata"
@@ -138,9 +139,11 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[PublishSpe
                 + (f"declared but not in the warehouse: {absent}." if absent else "")
             )
         order = ", ".join(quote(k) for k in table.keys)
+        extra = "".join(f", ({sql}) as {quote(column)}" for column, sql in table.extra.items())
         con.execute(
             f"create or replace temp table {source_table(table.name)} as "
-            f"select row_number() over (order by {order}) - 1 as _row_id, * from wh.{quote(schema)}.{quote(name)}"
+            f"select row_number() over (order by {order}) - 1 as _row_id, r.*{extra} "
+            f"from wh.{quote(schema)}.{quote(name)} r"
         )
         duplicated = con.execute(
             f"select count(*) - count(distinct ({order})) from {source_table(table.name)}"
@@ -152,7 +155,7 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[PublishSpe
 
 def _mart_select(table: TableSpec, columns: list[str]) -> str:
     """The published form of a mart: withheld cells null, plus withheld_cells and withheld_columns."""
-    suppressible = set(table.counts) | set(table.derived)
+    suppressible = set(table.count_names) | set(table.derived)
     mask = "coalesce(m.mask, 0)"
 
     def withheld(column: str) -> str:
@@ -177,20 +180,27 @@ def suppress(
     con: duckdb.DuckDBPyConnection,
     spec: PublishSpec,
     threshold: int,
-    audit_cells: int = DEFAULT_AUDIT_CELLS,
     progress: Progress | None = None,
+    lp_budget: int = DEFAULT_LP_BUDGET,
 ) -> SuppressionStats:
     """Equations, withheld cells and the row masks (mask_<table>) for the marts loaded as src_<table>."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     stats = SuppressionStats()
-    say("building the equations of the additive sets")
-    system = build_equations(con, spec)
+    say("building the equations of the declaration")
+    try:
+        system, blocks = build_equations(con, spec)
+    except SpecError as exc:
+        raise PublishError(f"publish spec: {exc}") from exc
     lap = stats.lap("equations", started)
-    withheld, _, stats = suppress_system(system, threshold, audit_cells=audit_cells, progress=say, stats=stats)
+    withheld, _, stats = suppress_system(system, threshold, progress=say, stats=stats, lp_budget=lp_budget)
+    if not stats.audit_complete:
+        raise PublishError(
+            f"the exact audit still finds recoverable cells after {stats.audit_passes} passes: nothing published"
+        )
     lap = time.perf_counter()
     say("withholding rates, shares and means of withheld counts")
-    masks = build_masks(con, spec, system, withheld)
+    masks = build_masks(con, spec, blocks, withheld, stats.null_vector)
     stats.derived = masks.derived
     stats.per_table = masks.per_table
     stats.lap("derived", lap)
@@ -216,7 +226,8 @@ def publish(
     require_green_build: bool = True,
     spec: PublishSpec | None = None,
     progress: Progress | None = None,
-    audit_cells: int = DEFAULT_AUDIT_CELLS,
+    spec_transform: Callable[[PublishSpec], PublishSpec] | None = None,
+    lp_budget: int = DEFAULT_LP_BUDGET,
 ) -> PublishResult:
     """Publish the warehouse's marts and dimensions to settings.published (see the module docs)."""
     started = time.perf_counter()
@@ -241,6 +252,8 @@ def publish(
         say("reading the marts")
         _attach_warehouse(con, settings.warehouse)
         spec, columns_of = _load(con, spec)
+        if spec_transform is not None:
+            spec = spec_transform(spec)
         dimensions: list[tuple[str, str, list[str]]] = []
         for dim in spec.dimensions:
             schema, name = dim.source.split(".", 1)
@@ -250,7 +263,7 @@ def publish(
             _check_person_level(spec, dim.name, columns)
             dimensions.append((dim.name, dim.source, columns))
         say("suppressing small counts")
-        stats = suppress(con, spec, threshold, audit_cells=audit_cells, progress=say)
+        stats = suppress(con, spec, threshold, progress=say, lp_budget=lp_budget)
         submissions = _submissions(con, spec)
         publication_id = str(uuid.uuid4())
         summaries: list[TableSummary] = []
@@ -273,7 +286,7 @@ def publish(
                 )
                 row = con.execute(f"select count(*) from out.main.{quote(name)}").fetchone()
                 summaries.append(TableSummary(name, "dimension", int(row[0])))  # type: ignore[index]
-            _write_metadata(con, publication_id, threshold, submissions, build, summaries)
+            _write_metadata(con, publication_id, threshold, submissions, build, summaries, stats)
             summaries.append(TableSummary(METADATA_TABLE, "metadata", 1))
             summaries.append(TableSummary(TABLES_TABLE, "metadata", len(summaries) + 1))
             say("writing the Parquet copies")
@@ -316,6 +329,7 @@ def _write_metadata(
     submissions: list[str],
     build: BuildRecord | None,
     summaries: list[TableSummary],
+    stats: SuppressionStats,
 ) -> None:
     versions = _versions()
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -334,7 +348,18 @@ def _write_metadata(
             ?::varchar as dbt_duckdb_version,
             ?::varchar as dbt_invocation_id,
             ?::varchar as dbt_build_generated_at,
-            ?::integer as tables_published
+            ?::integer as tables_published,
+            ?::bigint as cells_primary,
+            ?::bigint as cells_complementary,
+            ?::bigint as exact_audit_cells,
+            ?::bigint as exact_audit_components,
+            ?::bigint as exact_audit_largest_component,
+            ?::integer as exact_audit_passes,
+            ?::double as exact_audit_seconds,
+            ?::bigint as lp_cells_checked,
+            ?::bigint as lp_components_checked,
+            ?::bigint as lp_components,
+            ?::bigint as lp_programs
         """,
         [
             publication_id,
@@ -350,6 +375,17 @@ def _write_metadata(
             build.invocation_id if build else None,
             build.generated_at if build else None,
             len(summaries) + 2,
+            stats.primary,
+            stats.complementary,
+            stats.exact.unknowns,
+            stats.exact.components,
+            stats.largest_component,
+            stats.audit_passes,
+            round(stats.phase_seconds.get("exact audit", 0.0), 3),
+            stats.intervals.checked_cells,
+            stats.intervals.checked_components,
+            stats.intervals.components,
+            stats.intervals.programs,
         ],
     )
     rows = [(s.name, s.kind, s.rows, s.withheld_cells) for s in summaries]

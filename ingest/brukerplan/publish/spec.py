@@ -1,5 +1,6 @@
-"""The publish spec (tables.yaml): which tables are published, which columns are counts, what is derived from
-them and which additive sets tie them together. Loaded into frozen dataclasses and checked for consistency."""
+"""The publish declaration (tables.yaml): quantities and the identities between them, and for every published
+table which quantity each count column shows, what is derived from the counts, and what is public. Loaded into
+frozen dataclasses and checked for consistency; every suppression equation is derived from it (equations.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 SPEC_PATH = Path(__file__).resolve().parent / "tables.yaml"
+HIERARCHY_KINDS = ("user_group", "geography")
 
 
 class SpecError(ValueError):
@@ -30,6 +32,52 @@ class Hierarchy:
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """A number that published counts show, one cell per value of its dimensions."""
+
+    name: str
+    dims: tuple[str, ...]
+    additive: tuple[str, ...] = ()  # hierarchies over which it adds up
+
+
+@dataclass(frozen=True)
+class Part:
+    quantity: str
+    where: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    where_not: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    rename: dict[str, str] = field(default_factory=dict)  # own dimension -> name used in `by`
+
+    def dim_of(self, name: str) -> str:
+        """The own dimension that is called `name` in an identity."""
+        for own, other in self.rename.items():
+            if other == name:
+                return own
+        return name
+
+
+@dataclass(frozen=True)
+class Identity:
+    """total = sum of parts, one equation per value of `by`."""
+
+    name: str
+    total: Part
+    parts: tuple[Part, ...]
+    by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CountColumn:
+    """A published count column: the quantity it shows, at which key (dimension -> SQL over the row)."""
+
+    column: str
+    quantity: str
+    at: dict[str, str] = field(default_factory=dict)
+
+    def key_sql(self, quantity: Quantity) -> list[str]:
+        return [self.at.get(dim, f'"{dim}"') for dim in quantity.dims]
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a derived column gets its numbers from (see tables.yaml)."""
 
@@ -39,40 +87,33 @@ class Source:
 
 
 @dataclass(frozen=True)
-class AdditiveSet:
-    name: str
-    kind: str  # hierarchy | columns | link
-    hierarchy: str | None = None
-    columns: tuple[str, ...] = ()
-    total: str | None = None  # kind columns
-    parts: tuple[str, ...] = ()  # kind columns
-    # kind link: the total cell (table, column) and the parts
-    total_table: str | None = None
-    total_column: str | None = None
-    parts_table: str | None = None
-    parts_column: str | None = None
-    parts_match: dict[str, str] = field(default_factory=dict)  # total-side column -> parts-side column
-    parts_group_by: tuple[str, ...] = ()
-    parts_where: dict[str, Any] = field(default_factory=dict)
-    parts_where_not: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class TableSpec:
     name: str
     source: str
     keys: tuple[str, ...]
-    counts: tuple[str, ...]
+    counts: tuple[CountColumn, ...]
     public: tuple[str, ...]
     derived: dict[str, tuple[Source, ...]]
-    sets: tuple[AdditiveSet, ...]
-    # a count repeated on several rows (e.g. the area total on every colour row): the key columns it does not
-    # vary over. All its copies are one cell, withheld together.
-    repeated: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+    # a derived column that can also be computed from other counts (gap = recommended - received = new - end):
+    # withheld only when each way of computing it has a withheld source
+    alternatives: dict[str, tuple[Source, ...]] = field(default_factory=dict)
+    # a difference of two counts of the row (gap: [plus, minus]): shown when the published cells fix its value
+    differences: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def count_names(self) -> tuple[str, ...]:
+        return tuple(c.column for c in self.counts)
 
     @property
     def declared(self) -> tuple[str, ...]:
-        return self.keys + self.counts + self.public + tuple(self.derived)
+        return self.keys + self.count_names + self.public + tuple(self.derived)
+
+    def count(self, column: str) -> CountColumn:
+        for count in self.counts:
+            if count.column == column:
+                return count
+        raise SpecError(f"{self.name}.{column} is not a declared count")
 
 
 @dataclass(frozen=True)
@@ -86,6 +127,8 @@ class PublishSpec:
     tables: tuple[TableSpec, ...]
     dimensions: tuple[Dimension, ...]
     hierarchies: dict[str, Hierarchy]
+    quantities: dict[str, Quantity]
+    identities: tuple[Identity, ...]
     person_level_columns: tuple[str, ...]
     person_level_table_prefixes: tuple[str, ...]
 
@@ -95,35 +138,52 @@ class PublishSpec:
                 return table
         raise SpecError(f"no published table named {name!r} in the publish spec")
 
-    def all_sets(self) -> list[tuple[TableSpec, AdditiveSet]]:
-        return [(table, s) for table in self.tables for s in table.sets]
+    def single_table(self) -> PublishSpec:
+        """A weaker declaration, for tests that prove the attack can fail: every table's counts are quantities of
+        their own (a number shown in two tables is two cells) and only identities within one table are kept —
+        the identities across tables (e.g. persons = known + unknown status, housing = living conditions) are
+        left out, as in the publisher before the declaration covered them."""
+        quantities: dict[str, Quantity] = {}
+        tables = []
+        identities = []
+        for table in self.tables:
+            shown = {count.quantity for count in table.counts}
+            for name in shown:
+                quantities[f"{table.name}:{name}"] = replace(self.quantities[name], name=f"{table.name}:{name}")
+            counts = tuple(replace(count, quantity=f"{table.name}:{count.quantity}") for count in table.counts)
+            tables.append(replace(table, counts=counts))
+            for identity in self.identities:
+                parts = (identity.total, *identity.parts)
+                if all(p.quantity in shown for p in parts):
+                    identities.append(
+                        Identity(
+                            name=f"{table.name}:{identity.name}",
+                            total=replace(identity.total, quantity=f"{table.name}:{identity.total.quantity}"),
+                            parts=tuple(replace(p, quantity=f"{table.name}:{p.quantity}") for p in identity.parts),
+                            by=identity.by,
+                        )
+                    )
+        return replace(self, tables=tuple(tables), quantities=quantities, identities=tuple(identities))
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
     return tuple(str(v) for v in (value or ()))
 
 
-def _set(table: str, raw: dict[str, Any]) -> AdditiveSet:
-    kind = raw.get("kind")
-    name = raw.get("name")
-    if not name or kind not in {"hierarchy", "columns", "link"}:
-        raise SpecError(f"{table}: every set needs a name and kind hierarchy|columns|link, got {raw}")
-    if kind == "hierarchy":
-        return AdditiveSet(name=name, kind=kind, hierarchy=raw["hierarchy"], columns=_tuple(raw["columns"]))
-    if kind == "columns":
-        return AdditiveSet(name=name, kind=kind, total=raw["total"], parts=_tuple(raw["parts"]))
-    parts = raw["parts"]
-    return AdditiveSet(
-        name=name,
-        kind=kind,
-        total_table=raw.get("table", table),
-        total_column=raw["column"],
-        parts_table=parts.get("table", table),
-        parts_column=parts["column"],
-        parts_match={str(k): str(v) for k, v in parts["match"].items()},
-        parts_group_by=_tuple(parts.get("group_by")),
-        parts_where=dict(parts.get("where") or {}),
-        parts_where_not=dict(parts.get("where_not") or {}),
+def _values(raw: dict[str, Any] | None) -> dict[str, tuple[Any, ...]]:
+    return {str(k): tuple(v) if isinstance(v, list) else (v,) for k, v in (raw or {}).items()}
+
+
+def _part(raw: Any) -> Part:
+    if isinstance(raw, str):
+        return Part(quantity=raw)
+    return Part(
+        quantity=str(raw["quantity"]),
+        where=_values(raw.get("where")),
+        where_not=_values(raw.get("where_not")),
+        rename={str(k): str(v) for k, v in (raw.get("rename") or {}).items()},
     )
 
 
@@ -151,6 +211,20 @@ def _heights(item: dict[str, Any]) -> dict[str, int]:
     return heights
 
 
+def _counts(raw: dict[str, Any]) -> tuple[CountColumn, ...]:
+    out = []
+    for column, item in (raw or {}).items():
+        item = item or {}
+        out.append(
+            CountColumn(
+                column=str(column),
+                quantity=str(item.get("quantity", column)),
+                at={str(k): str(v) for k, v in (item.get("at") or {}).items()},
+            )
+        )
+    return tuple(out)
+
+
 def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     hierarchies: dict[str, Hierarchy] = {}
@@ -162,16 +236,41 @@ def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
             parent_sql={str(k): tuple(v) for k, v in (item.get("parent_sql") or {}).items()},
             heights=_heights(item),
         )
+    quantities = {
+        str(name): Quantity(name=str(name), dims=_tuple(item["dims"]), additive=_tuple(item.get("additive")))
+        for name, item in raw["quantities"].items()
+    }
+    identities = tuple(
+        Identity(
+            name=str(item["name"]),
+            total=_part(item["total"]),
+            parts=tuple(_part(p) for p in item["parts"]),
+            by=_tuple(item["by"]),
+        )
+        for item in raw.get("identities") or ()
+    )
     tables = tuple(
         TableSpec(
             name=item["name"],
             source=item["source"],
             keys=_tuple(item["keys"]),
-            counts=_tuple(item.get("counts")),
+            counts=_counts(item.get("counts")),
             public=_tuple(item.get("public")),
-            derived={str(k): _sources(v) for k, v in (item.get("derived") or {}).items()},
-            sets=tuple(_set(item["name"], s) for s in item.get("sets") or ()),
-            repeated={str(k): _tuple(v) for k, v in (item.get("repeated") or {}).items()},
+            derived={
+                str(k): _sources(v["sources"] if isinstance(v, dict) else v)
+                for k, v in (item.get("derived") or {}).items()
+            },
+            alternatives={
+                str(k): _sources(v["or_from"])
+                for k, v in (item.get("derived") or {}).items()
+                if isinstance(v, dict) and "or_from" in v
+            },
+            differences={
+                str(k): (str(v["difference"][0]), str(v["difference"][1]))
+                for k, v in (item.get("derived") or {}).items()
+                if isinstance(v, dict) and "difference" in v
+            },
+            extra={str(k): str(v) for k, v in (item.get("extra") or {}).items()},
         )
         for item in raw["tables"]
     )
@@ -179,6 +278,8 @@ def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
         tables=tables,
         dimensions=tuple(Dimension(name=d["name"], source=d["source"]) for d in raw.get("dimensions") or ()),
         hierarchies=hierarchies,
+        quantities=quantities,
+        identities=identities,
         person_level_columns=_tuple(raw["person_level"]["columns"]),
         person_level_table_prefixes=_tuple(raw["person_level"]["table_prefixes"]),
     )
@@ -186,14 +287,24 @@ def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
     return spec
 
 
+def _is_pattern(name: str) -> bool:
+    return any(ch in name for ch in "*?[")
+
+
 def check_spec(spec: PublishSpec) -> None:
-    """Internal consistency: every name a set or derived column refers to is declared."""
+    """Internal consistency: every name a count, identity or derived column refers to is declared."""
     names = [t.name for t in spec.tables]
     if len(set(names)) != len(names):
         raise SpecError(f"duplicate table names in the publish spec: {names}")
-    set_names = [s.name for _, s in spec.all_sets()]
-    if len(set(set_names)) != len(set_names):
-        raise SpecError(f"duplicate set names in the publish spec: {set_names}")
+    identity_names = [i.name for i in spec.identities]
+    if len(set(identity_names)) != len(identity_names):
+        raise SpecError(f"duplicate identity names in the publish spec: {identity_names}")
+    for quantity in spec.quantities.values():
+        for hierarchy in quantity.additive:
+            if hierarchy not in spec.hierarchies:
+                raise SpecError(f"quantity {quantity.name}: unknown hierarchy {hierarchy!r}")
+            if not set(spec.hierarchies[hierarchy].columns) <= set(quantity.dims):
+                raise SpecError(f"quantity {quantity.name}: additive over {hierarchy} needs its dimensions")
     for table in spec.tables:
         seen: set[str] = set()
         for column in table.declared:
@@ -202,79 +313,86 @@ def check_spec(spec: PublishSpec) -> None:
             seen.add(column)
         if len(table.counts) + len(table.derived) > 63:
             raise SpecError(f"{table.name}: more than 63 counts and derived columns (one bit each in the masks)")
-        for s in table.sets:
-            _check_set(spec, table, s)
-        for column, over in table.repeated.items():
-            if column not in table.counts or not set(over) <= set(table.keys):
-                raise SpecError(f"{table.name}: repeated {column} over {over} must be a count over key columns")
-        for column, sources in table.derived.items():
+        for count in table.counts:
+            if _is_pattern(count.column):
+                continue
+            quantity = spec.quantities.get(count.quantity)
+            if quantity is None:
+                raise SpecError(f"{table.name}.{count.column}: no quantity {count.quantity!r} is declared")
+            for dim in quantity.dims:
+                if dim not in count.at and dim not in table.declared and dim not in table.extra:
+                    raise SpecError(
+                        f"{table.name}.{count.column}: quantity {quantity.name} needs dimension {dim!r}, which "
+                        "is neither a column of the table nor given in `at`"
+                    )
+        for column, sources in [*table.derived.items(), *table.alternatives.items()]:
             for source in sources:
                 if source.table is not None:
                     other = spec.table(source.table)
-                    if source.column not in other.counts:
+                    if source.column not in other.count_names:
                         raise SpecError(f"{table.name}.{column}: {source.table}.{source.column} is not a count")
-                elif source.column not in table.counts:
+                elif source.column not in table.count_names:
                     raise SpecError(f"{table.name}.{column}: source {source.column!r} is not a count of the table")
+    for identity in spec.identities:
+        for part in (identity.total, *identity.parts):
+            if _is_pattern(part.quantity):
+                continue
+            quantity = spec.quantities.get(part.quantity)
+            if quantity is None:
+                raise SpecError(f"identity {identity.name}: no quantity {part.quantity!r} is declared")
+            own = {part.rename.get(d, d) for d in quantity.dims}
+            missing = [d for d in identity.by if d not in own and part is not identity.total]
+            if missing:
+                raise SpecError(f"identity {identity.name}: part {part.quantity} has no dimension {missing}")
+            for dim in (*part.where, *part.where_not):
+                if dim not in quantity.dims:
+                    raise SpecError(f"identity {identity.name}: {part.quantity} has no dimension {dim!r}")
 
 
-def _check_set(spec: PublishSpec, table: TableSpec, s: AdditiveSet) -> None:
-    where = f"{table.name} set {s.name}"
-    if s.kind == "hierarchy":
-        if s.hierarchy not in spec.hierarchies:
-            raise SpecError(f"{where}: unknown hierarchy {s.hierarchy!r}")
-        for column in spec.hierarchies[s.hierarchy].columns:
-            if column not in table.keys:
-                raise SpecError(f"{where}: hierarchy column {column!r} is not a key column")
-        cells = s.columns
-    elif s.kind == "columns":
-        cells = (s.total or "", *s.parts)
-    else:
-        total = spec.table(s.total_table or table.name)
-        parts = spec.table(s.parts_table or table.name)
-        if s.total_column not in total.counts:
-            raise SpecError(f"{where}: total {total.name}.{s.total_column} is not a count")
-        if s.parts_column not in parts.counts:
-            raise SpecError(f"{where}: part {parts.name}.{s.parts_column} is not a count")
-        for own, other in s.parts_match.items():
-            if own not in total.declared or other not in parts.declared:
-                raise SpecError(f"{where}: match {own} -> {other} names an undeclared column")
-        for column in (*s.parts_group_by, *s.parts_where, *s.parts_where_not):
-            if column not in parts.keys:
-                raise SpecError(f"{where}: {column!r} is not a key column of {parts.name}")
-        return
-    for column in cells:
-        if column not in table.counts:
-            raise SpecError(f"{where}: {column!r} is not a count of {table.name}")
-
-
-def _expand_names(names: tuple[str, ...], columns: list[str]) -> tuple[str, ...]:
+def _expand_names(names: list[str], columns: list[str]) -> list[str]:
     out: list[str] = []
     for name in names:
-        if any(ch in name for ch in "*?["):
+        if _is_pattern(name):
             out += [c for c in columns if fnmatch.fnmatchcase(c, name) and c not in out]
         elif name not in out:
             out.append(name)
-    return tuple(out)
+    return out
 
 
 def expand_patterns(spec: PublishSpec, columns_of: dict[str, list[str]]) -> PublishSpec:
     """Replace wildcard column names (e.g. `rejected_r*`, one column per rule) by the matching columns of the
-    warehouse table, in the table's column order, and check the result again."""
+    warehouse table, in the table's column order (a quantity name may use `{column}`), and wildcard quantities
+    of identities by the quantities that exist then; check the result again."""
+    quantities = dict(spec.quantities)
     tables = []
     for table in spec.tables:
         columns = columns_of.get(table.name, [])
-        sets = tuple(
-            replace(s, columns=_expand_names(s.columns, columns), parts=_expand_names(s.parts, columns))
-            for s in table.sets
-        )
-        tables.append(
-            replace(
-                table,
-                counts=_expand_names(table.counts, columns),
-                public=_expand_names(table.public, columns),
-                sets=sets,
-            )
-        )
-    expanded = replace(spec, tables=tuple(tables))
+        counts: list[CountColumn] = []
+        for count in table.counts:
+            if not _is_pattern(count.column):
+                counts.append(count)
+                continue
+            for column in _expand_names([count.column], columns):
+                name = count.quantity.replace("{column}", column)
+                if name not in quantities:
+                    pattern = next((q for q in quantities if _is_pattern(q) and fnmatch.fnmatchcase(name, q)), None)
+                    if pattern is None:
+                        raise SpecError(f"{table.name}.{column}: no quantity {name!r} is declared")
+                    quantities[name] = replace(quantities[pattern], name=name)
+                counts.append(CountColumn(column=column, quantity=name, at=count.at))
+        tables.append(replace(table, counts=tuple(counts), public=tuple(_expand_names(list(table.public), columns))))
+    concrete = sorted(q for q in quantities if not _is_pattern(q))
+    for name in [q for q in quantities if _is_pattern(q)]:
+        del quantities[name]
+    identities = []
+    for identity in spec.identities:
+        parts: list[Part] = []
+        for part in identity.parts:
+            if _is_pattern(part.quantity):
+                parts += [replace(part, quantity=q) for q in concrete if fnmatch.fnmatchcase(q, part.quantity)]
+            else:
+                parts.append(part)
+        identities.append(replace(identity, parts=tuple(parts)))
+    expanded = replace(spec, tables=tuple(tables), quantities=quantities, identities=tuple(identities))
     check_spec(expanded)
     return expanded
