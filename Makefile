@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup chromium demo test lint pytest bench dbt-build docs clean help attack
+.PHONY: setup chromium demo test lint pytest bench dbt-build docs clean help attack stress
 
 help:
 	@echo "make setup   create .venv and install the pinned dependencies and the package"
 	@echo "make demo    synthetic data -> ingest -> dbt build -> publish -> reports (what exists)"
 	@echo "make test    linters, pytest (incl. dbt build + tests on generated data)"
 	@echo "make bench   benchmarks, results in reports/bench/"
+	@echo "make stress  the kill and concurrency tests 20 times (STRESS_RUNS=N)"
 	@echo "make attack  the outside attacker on the published file of make demo (PUBLISHED=... for another)"
 	@echo "make clean   remove generated data, warehouse, published file and reports"
 
@@ -51,6 +52,14 @@ pytest: setup
 # pins down any withheld cell (the demo-sized check of docs/publishing.md)
 attack: setup
 	PYTHONPATH=. $(BIN)/python -m tests.publish.attack $(or $(PUBLISHED),published/brukerplan.duckdb)
+
+# The kill and concurrency tests 20 times in a row (STRESS_RUNS=N for another count): a flaky test fails here
+STRESS_RUNS ?= 20
+stress: setup
+	@for i in $$(seq 1 $(STRESS_RUNS)); do echo "stress run $$i/$(STRESS_RUNS)"; \
+	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider tests/ingest/test_idempotency_crash_concurrency.py \
+	    tests/publish/test_concurrency.py || { echo "stress: run $$i failed"; exit 1; }; done; \
+	echo "stress: $(STRESS_RUNS)/$(STRESS_RUNS) runs passed"
 
 # BENCH_ARGS, e.g. make bench BENCH_ARGS="--scales 0.05" for a quick run
 bench: setup

@@ -96,7 +96,7 @@ def _start(extracts: Path, landing: Path, pause_at: str | None, marker: Path | N
 
 def _wait_and_kill(pid: int, alive, marker: Path, output) -> None:
     deadline = time.monotonic() + 400
-    while not marker.exists():
+    while not (marker.exists() and marker.read_text().strip()):  # the run writes the marker atomically
         assert alive(), output()
         assert time.monotonic() < deadline, "the run never reached the checkpoint"
         time.sleep(0.05)

@@ -33,10 +33,15 @@ def checkpoint(name: str) -> None:
         return
     marker = os.environ.get(PAUSE_FILE_ENV)
     if marker:
-        with open(marker, "a", encoding="utf-8") as handle:
-            handle.write(name + "\n")
+        # atomically: a test that sees the marker file sees its text (written beside it, then renamed)
+        path = Path(marker)
+        before = path.read_text(encoding="utf-8") if path.exists() else ""
+        partial = path.with_name(path.name + ".partial")
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(before + name + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        os.replace(partial, path)
     time.sleep(600)
 
 
