@@ -110,3 +110,25 @@ def test_default_settings_protect_every_combination_and_are_reproducible(tmp_pat
     again, second = build_and_publish(tmp_path / "b", shape)
     assert second.stats.complementary == first.stats.complementary
     assert _withheld_columns(again.published) == _withheld_columns(settings.published)
+
+
+def test_bound_propagation_finds_a_small_cell_pinned_between_one_and_four() -> None:
+    """a + b = 5 (shown), b + c = 4 (shown), all of a, b, c withheld: b <= 4 gives a >= 1, and a <= 5 - 0; with
+    a + d = 4 (d withheld too) a <= 4: a lies in [1, 4] although no equation fixes it."""
+    from brukerplan.publish.intervals import propagated_failing
+
+    a, b, c, d, t1, t2, t3 = range(7)
+    system = _system(
+        [2, 3, 1, 2, 5, 4, 4],
+        [0] * 7,
+        [[(t1, -1), (a, 1), (b, 1)], [(t2, -1), (b, 1), (c, 1)], [(t3, -1), (a, 1), (d, 1)]],
+    )
+    withheld = np.array([True, True, True, True, False, False, False])
+    primary = withheld.copy()
+    pinned = propagated_failing(system.eq, system.cell, system.coef, system.value, withheld, primary, 5)
+    assert a in pinned.tolist()
+    loose = np.array([True, True, True, True, True, False, False])  # a + b = 5 withheld: a may be 0
+    assert a not in propagated_failing(system.eq, system.cell, system.coef, system.value, loose, primary, 5).tolist()
+    # the solver protects it: afterwards nothing is pinned
+    final, primary_cells, _ = suppress_system(system, threshold=5, lp_budget=0)
+    assert propagated_failing(system.eq, system.cell, system.coef, system.value, final, primary_cells, 5).size == 0

@@ -44,7 +44,9 @@ def run_publish_command(settings: Settings, console: Console, lp_budget: int | N
         f"{stats.largest_component:,}) checked in full, {stats.audit_passes} passes, {stats.audit_added:,} cells "
         f"added, none recoverable at the end; protection intervals: {lp.checked_cells:,} small cells in "
         f"{lp.checked_components:,} of {lp.components:,} components ({lp.programs:,} linear programs), "
-        f"{stats.interval_added_for:,} protected further ({phases})"
+        f"{stats.interval_added_for:,} protected further; bound propagation over all cells: "
+        f"{stats.propagation_added_for:,} small cells pinned inside 1..{result.threshold - 1} protected further "
+        f"({phases})"
     )
     if not stats.audit_complete:
         console.print(

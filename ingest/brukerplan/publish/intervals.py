@@ -122,3 +122,59 @@ def failing_cells(
                 stats.failing += 1
                 failing.append(int(cell_ids[target]))
     return np.asarray(sorted(failing), dtype=np.int64)
+
+
+def propagated_failing(
+    eq: np.ndarray,
+    cell: np.ndarray,
+    coef: np.ndarray,
+    value: np.ndarray,
+    withheld: np.ndarray,
+    primary: np.ndarray,
+    threshold: int,
+    rounds: int = 30,
+) -> np.ndarray:
+    """Primary cells that bound propagation alone pins inside 1 .. threshold-1: every equation bounds each of
+    its members by the bounds of the others (non-negativity to start with), repeated. Propagated bounds enclose
+    the linear-programming interval, so a cell pinned here is pinned for the attacker too (the converse need not
+    hold: the sampled LP audit looks for the rest). Vectorised over all equations at once."""
+    has_unknown = np.zeros(int(eq.max()) + 1 if len(eq) else 0, dtype=bool)
+    has_unknown[eq[withheld[cell]]] = True
+    keep = has_unknown[eq]
+    eq, cell, coef = eq[keep], cell[keep], coef[keep]
+    if len(eq) == 0:
+        return np.zeros(0, dtype=np.int64)
+    leq, _ = dense_numbers(eq)
+    n_eq = int(leq.max()) + 1
+    low = np.where(withheld, 0.0, value.astype(np.float64))
+    high = np.where(withheld, np.inf, value.astype(np.float64))
+    a = coef.astype(np.float64)
+    unknown = withheld[cell]
+    order = np.argsort(cell[unknown], kind="stable")  # the unknown members grouped by cell, for reduceat
+    u_cell = cell[unknown][order]
+    starts = np.flatnonzero(np.concatenate([[True], u_cell[1:] != u_cell[:-1]]))
+    cells_u = u_cell[starts]
+    for _ in range(rounds):
+        lo_c = np.where(a > 0, a * low[cell], a * high[cell])
+        hi_c = np.where(a > 0, a * high[cell], a * low[cell])
+        lo_inf, hi_inf = np.isinf(lo_c), np.isinf(hi_c)
+        lo_f, hi_f = np.where(lo_inf, 0.0, lo_c), np.where(hi_inf, 0.0, hi_c)
+        lo_sum = np.bincount(leq, weights=lo_f, minlength=n_eq)
+        hi_sum = np.bincount(leq, weights=hi_f, minlength=n_eq)
+        lo_n = np.bincount(leq, weights=lo_inf, minlength=n_eq)
+        hi_n = np.bincount(leq, weights=hi_inf, minlength=n_eq)
+        # the others' sum S = total - own contribution; a * x = -S
+        others_lo = np.where(lo_n[leq] - lo_inf > 0, -np.inf, lo_sum[leq] - lo_f)
+        others_hi = np.where(hi_n[leq] - hi_inf > 0, np.inf, hi_sum[leq] - hi_f)
+        x_lo = np.where(a > 0, -others_hi / a, -others_lo / a)
+        x_hi = np.where(a > 0, -others_lo / a, -others_hi / a)
+        best_lo = np.maximum.reduceat(x_lo[unknown][order], starts)
+        best_hi = np.minimum.reduceat(x_hi[unknown][order], starts)
+        new_low = np.maximum(low[cells_u], np.maximum(best_lo, 0.0))
+        new_high = np.minimum(high[cells_u], best_hi)
+        changed = (new_low > low[cells_u] + 1e-9) | (new_high < high[cells_u] - 1e-9)
+        low[cells_u], high[cells_u] = new_low, new_high
+        if not changed.any():
+            break
+    pinned = primary & withheld & (low >= 1 - 1e-9) & (high <= threshold - 1 + 1e-9)
+    return np.flatnonzero(pinned)
