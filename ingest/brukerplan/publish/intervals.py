@@ -31,6 +31,13 @@ class IntervalStats:
     zero_width: int = 0
 
 
+def _members_with_unknowns(eq: np.ndarray, cell: np.ndarray, withheld: np.ndarray) -> np.ndarray:
+    """Positions of the members of the equations that hold a withheld cell (the others constrain nothing)."""
+    has_unknown = np.zeros(int(eq.max()) + 1 if len(eq) else 0, dtype=bool)
+    has_unknown[eq[withheld[cell]]] = True
+    return np.flatnonzero(has_unknown[eq])
+
+
 def _interval_lp(a_unknown: np.ndarray, rhs: np.ndarray, j: int) -> tuple[float, float] | None:
     from scipy.optimize import linprog
 
@@ -65,9 +72,7 @@ def failing_cells(
     """Primary cells whose protection interval lies inside 1 .. threshold-1 (or has zero width), among the
     components checked within the budget. eq, cell, coef: all members of the equations (sorted by equation)."""
     stats = stats if stats is not None else IntervalStats()
-    has_unknown = np.zeros(int(eq.max()) + 1 if len(eq) else 0, dtype=bool)
-    has_unknown[eq[withheld[cell]]] = True
-    members = np.flatnonzero(has_unknown[eq])
+    members = _members_with_unknowns(eq, cell, withheld)
     if len(members) == 0:
         return np.zeros(0, dtype=np.int64)
     m_eq, m_cell, m_coef = eq[members], cell[members], coef[members]
@@ -77,7 +82,7 @@ def failing_cells(
     local[unknown] = lcell
     # components over the unknowns; an equation joins the unknowns it holds
     labels = components(m_eq[unknown], lcell, len(cell_ids))
-    comp_of_eq = np.full(len(has_unknown), -1, dtype=np.int64)
+    comp_of_eq = np.full(int(eq.max()) + 1, -1, dtype=np.int64)
     comp_of_eq[m_eq[unknown]] = labels[lcell]
     member_comp = comp_of_eq[m_eq]
     sizes = np.bincount(labels, minlength=len(cell_ids))
@@ -138,9 +143,7 @@ def propagated_failing(
     its members by the bounds of the others (non-negativity to start with), repeated. Propagated bounds enclose
     the linear-programming interval, so a cell pinned here is pinned for the attacker too (the converse need not
     hold: the sampled LP audit looks for the rest). Vectorised over all equations at once."""
-    has_unknown = np.zeros(int(eq.max()) + 1 if len(eq) else 0, dtype=bool)
-    has_unknown[eq[withheld[cell]]] = True
-    keep = has_unknown[eq]
+    keep = _members_with_unknowns(eq, cell, withheld)
     eq, cell, coef = eq[keep], cell[keep], coef[keep]
     if len(eq) == 0:
         return np.zeros(0, dtype=np.int64)

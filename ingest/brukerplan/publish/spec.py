@@ -12,7 +12,6 @@ from typing import Any
 import yaml
 
 SPEC_PATH = Path(__file__).resolve().parent / "tables.yaml"
-HIERARCHY_KINDS = ("user_group", "geography")
 
 
 class SpecError(ValueError):
