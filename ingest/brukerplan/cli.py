@@ -165,9 +165,9 @@ def publish(
         typer.Option(
             "--lp-budget",
             envvar="BRUKERPLAN_LP_BUDGET",
-            help="Linear programs for the protection-interval audit (two per small cell checked; components in a "
-            "seeded random order until the budget is spent; 0 = off). The exact audit always runs in full "
-            "(env BRUKERPLAN_LP_BUDGET, default 2000; see docs/publishing.md)",
+            help="Linear programs per pass of the protection-interval audit (every component up to 2,000 withheld "
+            "cells, smallest first, several per program, until the budget is spent; 0 = off). The exact audit "
+            "always runs in full (env BRUKERPLAN_LP_BUDGET, default 20000; see docs/publishing.md)",
         ),
     ] = None,
 ) -> None:

@@ -40,6 +40,20 @@ NOT_PERSON_COUNTS = {
     "tables_published",
     "row_count",
     "delivery_seq",
+    # the suppression's own figures in publication_metadata: numbers of cells, components, programs, passes
+    "cells_primary",
+    "cells_complementary",
+    "exact_audit_cells",
+    "exact_audit_components",
+    "exact_audit_largest_component",
+    "exact_audit_passes",
+    "lp_cells_checked",
+    "lp_components_checked",
+    "lp_components",
+    "lp_programs",
+    "lp_components_too_large",
+    "lp_cells_protected",
+    "propagation_cells_protected",
     # differences of two counts of the same row (may be negative, and small when both counts are large):
     # shown only when both counts are, so they reveal nothing the counts do not
     "gap",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from brukerplan.publish.intervals import DEFAULT_LP_BUDGET
+from brukerplan.publish.intervals import DEFAULT_LP_BUDGET, MAX_COMPONENT
 from brukerplan.publish.publisher import PublishError, publish
 from brukerplan.settings import Settings
 
@@ -42,8 +42,9 @@ def run_publish_command(settings: Settings, console: Console, lp_budget: int | N
     console.print(
         f"exact audit: {exact.unknowns:,} withheld cells in {exact.components:,} components (largest "
         f"{stats.largest_component:,}) checked in full, {stats.audit_passes} passes, {stats.audit_added:,} cells "
-        f"added, none recoverable at the end; protection intervals: {lp.checked_cells:,} small cells in "
-        f"{lp.checked_components:,} of {lp.components:,} components ({lp.programs:,} linear programs), "
+        f"added, none recoverable at the end; protection intervals by linear programming: {lp.checked_cells:,} "
+        f"small cells in {lp.checked_components:,} of {lp.components:,} components ({lp.programs:,} programs; "
+        f"{lp.too_large:,} components over {MAX_COMPONENT:,} cells by bound propagation only), "
         f"{stats.interval_added_for:,} protected further; bound propagation over all cells: "
         f"{stats.propagation_added_for:,} small cells pinned inside 1..{result.threshold - 1} protected further "
         f"({phases})"

@@ -359,7 +359,10 @@ def _write_metadata(
             ?::bigint as lp_cells_checked,
             ?::bigint as lp_components_checked,
             ?::bigint as lp_components,
-            ?::bigint as lp_programs
+            ?::bigint as lp_programs,
+            ?::bigint as lp_components_too_large,
+            ?::bigint as lp_cells_protected,
+            ?::bigint as propagation_cells_protected
         """,
         [
             publication_id,
@@ -386,6 +389,9 @@ def _write_metadata(
             stats.intervals.checked_components,
             stats.intervals.components,
             stats.intervals.programs,
+            stats.intervals.too_large,
+            stats.interval_added_for,
+            stats.propagation_added_for,
         ],
     )
     rows = [(s.name, s.kind, s.rows, s.withheld_cells) for s in summaries]

@@ -13,7 +13,10 @@ Deterministic: the same marts give the same withheld cells, whatever the machine
 3. Exact audit (exact.py, always on, complete): no combination of equations may fix a withheld cell. For each
    fixed cell the cheapest shown member of one of its equations is withheld too; 2-3 repeat until the audit
    finds nothing.
-4. Protection intervals (intervals.py): what an attacker can derive with non-negativity, per component.
+4. Protection intervals (intervals.py): what an attacker can derive with non-negativity: bound propagation on
+   the components that changed, then linear programming on every changed component up to MAX_COMPONENT cells.
+   Withholding more never fixes or pins a cell that was free: each audit looks only at the components that
+   changed since it last ran (the `dirty` cells).
 5. Derived (masks.py): every rate, share, mean or difference with a withheld source is withheld.
 """
 
@@ -255,26 +258,28 @@ def suppress_system(
     lap = stats.lap("index", lap)
     frontier: np.ndarray | None = None
     n_withheld = _withheld_per_eq(system, withheld)
-    new = withheld.copy()  # withheld since the last audit: only components with such cells can have changed
+    # withheld (or found fixed / pinned) since the last complete check of their component, per audit: only such
+    # components can have changed, because withholding more never fixes or pins a cell that was free before
+    dirty_exact, dirty_propagation, dirty_lp = withheld.copy(), withheld.copy(), withheld.copy()
     for _ in range(MAX_AUDIT_PASSES):
         say(f"complementary cells ({int(withheld.sum()) - stats.primary:,} so far)")
         picked, rounds = _singleton_rounds(system, index, withheld, rank, frontier, n_withheld)
-        new[picked] = True
+        dirty_exact[picked] = dirty_propagation[picked] = dirty_lp[picked] = True
         stats.rounds += rounds
         lap = stats.lap("singleton", lap)
         say(f"exact audit, pass {stats.audit_passes + 1}")
         selected = np.flatnonzero(withheld[system.cell] & (n_withheld[system.eq] >= 2))
-        selected = selected[_touched(system.eq[selected], system.cell[selected], new)]
         exact = ExactStats()
+        audited = selected[_touched(system.eq[selected], system.cell[selected], dirty_exact)]
         fixed = fixed_unknowns(
-            system.eq[selected],
-            system.cell[selected],
-            system.coef[selected],
+            system.eq[audited],
+            system.cell[audited],
+            system.coef[audited],
             exact,
             with_components=stats.audit_passes == 0,
         )
         say(f"exact audit pass {stats.audit_passes + 1}: {exact.unknowns:,} unknowns, {exact.fixed:,} fixed")
-        new[:] = False
+        dirty_exact[:] = False
         stats.audit_passes += 1
         stats.audited_unknowns += exact.unknowns
         stats.largest_component = max(stats.largest_component, exact.largest_component)
@@ -283,18 +288,41 @@ def suppress_system(
         lap = stats.lap("exact audit", lap)
         if len(fixed) == 0:
             say("protection intervals (bound propagation)")
+            touched = selected[_touched(system.eq[selected], system.cell[selected], dirty_propagation)]
+            in_touched = np.zeros(system.n_eqs, dtype=bool)
+            in_touched[system.eq[touched]] = True
+            members = np.flatnonzero(in_touched[system.eq])
             fixed = propagated_failing(
-                system.eq, system.cell, system.coef, system.value, withheld, primary, threshold, PROPAGATION_ROUNDS
+                system.eq[members],
+                system.cell[members],
+                system.coef[members],
+                system.value,
+                withheld,
+                primary,
+                threshold,
+                PROPAGATION_ROUNDS,
             )
+            dirty_propagation[:] = False
             stats.propagation_added_for += len(fixed)
             lap = stats.lap("intervals", lap)
         if len(fixed) == 0 and lp_budget > 0:
             say("protection intervals (linear programming)")
             intervals = IntervalStats()
             fixed = failing_cells(
-                system.eq, system.cell, system.coef, system.value, withheld, primary, threshold, lp_budget, intervals
+                system.eq,
+                system.cell,
+                system.coef,
+                system.value,
+                withheld,
+                primary,
+                threshold,
+                lp_budget,
+                intervals,
+                dirty=dirty_lp,
             )
-            stats.intervals = intervals
+            dirty_lp[:] = False
+            if stats.intervals.programs == 0:  # the first, complete pass
+                stats.intervals = intervals
             stats.interval_added_for += len(fixed)
             lap = stats.lap("intervals", lap)
         if len(fixed) == 0:
@@ -303,16 +331,17 @@ def suppress_system(
         if len(stuck):  # nothing but zeros left around them: a zero is withheld then
             more, stuck = _complement_of(system, index, withheld, rank, stuck, zeros=True)
             extra = np.union1d(extra, more)
-        new[fixed] = True  # their components are audited again, whatever was picked
+        dirty_exact[fixed] = dirty_propagation[fixed] = dirty_lp[fixed] = True  # their components are audited again
         if len(extra) == 0:
             stats.audit_complete = False
             break
         stats.audit_added += len(extra)
         withheld[extra] = True
-        new[extra] = True
+        dirty_exact[extra] = dirty_propagation[extra] = dirty_lp[extra] = True
         positions, _ = _gather(index.cell_ptr, extra)
         np.add.at(n_withheld, index.cell_eqs[positions], 1)
         frontier = _distinct(index.cell_eqs[positions], system.n_eqs)
+        lap = stats.lap("complement", lap)
     else:
         stats.audit_complete = False
     stats.complementary = int(withheld.sum()) - stats.primary
