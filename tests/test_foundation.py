@@ -40,6 +40,24 @@ def test_bad_reject_threshold_is_a_usage_error(bad: str) -> None:
         Settings.load(environ={"BRUKERPLAN_REJECT_THRESHOLD": bad})
 
 
+@pytest.mark.parametrize(
+    ("environ", "overrides", "named"),
+    [
+        ({"BRUKERPLAN_SUPPRESSION_THRESHOLD": "five"}, {}, "BRUKERPLAN_SUPPRESSION_THRESHOLD"),
+        ({"BRUKERPLAN_REJECT_THRESHOLD": "2"}, {}, "BRUKERPLAN_REJECT_THRESHOLD"),
+        ({"BRUKERPLAN_SUPPRESSION_THRESHOLD": "5"}, {"suppression_threshold": "0"}, "--suppression-threshold"),
+    ],
+)
+def test_a_bad_setting_names_where_it_came_from_and_its_value(
+    environ: dict[str, str], overrides: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(environ=environ, **overrides)
+    assert named in str(caught.value)
+    bad = overrides.get("suppression_threshold") or next(iter(environ.values()))
+    assert bad in str(caught.value)
+
+
 def test_cli_usage_error_exits_2() -> None:
     result = CliRunner().invoke(app, ["build", "--no-such-option"])
     assert result.exit_code == 2

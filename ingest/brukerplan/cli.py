@@ -279,7 +279,3 @@ def bench(
         console.print(f"[red]steps failed:[/red] {', '.join(failed)}")
     console.print(f"bench results: {result} (and {result.with_suffix('.md').name})")
     raise typer.Exit(1 if failed else 0)
-
-
-def main() -> None:  # pragma: no cover - entry point convenience
-    app()

@@ -51,23 +51,30 @@ class Settings:
         the defaults resolve against the project directory."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
+        source: dict[str, str] = {}  # where each value came from, for the error messages
         for key, var in ENV.items():
             given = overrides.get(key)
             if given is not None:
-                values[key] = given
+                values[key], source[key] = given, "--" + key.replace("_", "-")
             elif var in env and env[var] != "":
-                values[key] = env[var]
+                values[key], source[key] = env[var], f"environment variable {var}"
             else:
                 values[key] = DEFAULTS[key] if key.endswith("threshold") else PROJECT_DIR / DEFAULTS[key]
-        try:
-            reject = float(values["reject_threshold"])  # type: ignore[arg-type]
-            suppression = int(values["suppression_threshold"])  # type: ignore[call-overload]
-        except (TypeError, ValueError) as exc:
-            raise SettingsError(f"threshold setting is not a number: {exc}") from exc
+                source[key] = "default"
+
+        def number(key: str, kind: type[float] | type[int]) -> float | int:
+            try:
+                return kind(values[key])  # type: ignore[arg-type]
+            except (TypeError, ValueError) as exc:
+                what = "a whole number" if kind is int else "a number"
+                raise SettingsError(f"{source[key]} must be {what}, got {values[key]!r}") from exc
+
+        reject = float(number("reject_threshold", float))
+        suppression = int(number("suppression_threshold", int))
         if not 0.0 <= reject <= 1.0:
-            raise SettingsError(f"reject threshold must be between 0 and 1, got {reject}")
+            raise SettingsError(f"{source['reject_threshold']} must be between 0 and 1, got {reject}")
         if suppression < 1:
-            raise SettingsError(f"suppression threshold must be at least 1, got {suppression}")
+            raise SettingsError(f"{source['suppression_threshold']} must be at least 1, got {suppression}")
         return cls(
             landing=Path(str(values["landing"])).resolve(),
             warehouse=Path(str(values["warehouse"])).resolve(),

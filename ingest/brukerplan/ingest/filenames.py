@@ -12,7 +12,6 @@ NAME_PATTERN = re.compile(
 )
 
 SCOPE_TYPES = {"K": "municipality", "F": "county", "N": "national"}
-SCOPE_RANK = {"municipality": 0, "county": 1, "national": 2}
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,9 @@ class ExtractName:
 
     @property
     def delivery_key(self) -> tuple:
-        """Year, scope, delivery date and seq: two different files with the same key are ambiguous (Q09)."""
-        return (self.year, self.scope, self.delivered_on, self.seq)
+        """Year, scope, delivery date (ISO text) and seq: two different files with the same key are ambiguous
+        (Q09)."""
+        return (self.year, self.scope, self.delivered_on.isoformat(), self.seq)
 
 
 class BadFileName(ValueError):

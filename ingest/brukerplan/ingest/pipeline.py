@@ -206,7 +206,7 @@ class Ingestor:
         else:
             pending.append(ready)
             by_sha[sha] = ready
-            known.deliveries[_delivery_key(ready.name)] = ready.record
+            known.deliveries[ready.name.delivery_key] = ready.record
         result.seconds = time.perf_counter() - started
         return result
 
@@ -245,7 +245,7 @@ class Ingestor:
         shared_text = (json.dumps(shared, indent=1, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         for item, validation in zip(pending, outcomes, strict=True):
             if not validation.success:
-                known.deliveries.pop(_delivery_key(item.name), None)
+                known.deliveries.pop(item.name.delivery_key, None)
                 q = Quarantine(
                     "Q08",
                     f"{item.path.name}: the landed data fail the validation suite ({len(validation.failed)} "
@@ -302,7 +302,7 @@ class Ingestor:
         if sheet.data.height == 0:
             raise Quarantine("Q04", f"{place}: no data rows below the header row (row {sheet.header_row})")
         result.rows_read = sheet.data.height
-        clash = known.deliveries.get(_delivery_key(name))
+        clash = known.deliveries.get(name.delivery_key)
         if clash is not None:
             raise Quarantine(
                 "Q09",
@@ -353,7 +353,3 @@ class Ingestor:
             "software_version": __version__,
         }
         return _Pending(path, sha, name, outcome, record, result)
-
-
-def _delivery_key(name: ExtractName) -> tuple:
-    return (name.year, name.scope, name.delivered_on.isoformat(), name.seq)

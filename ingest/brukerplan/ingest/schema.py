@@ -42,7 +42,3 @@ def registrations_schema() -> pa.Schema:
 @cache
 def rejects_schema() -> pa.Schema:
     return _schema("rejects")
-
-
-def record_keys() -> list[str]:
-    return list(landing_spec()["submission_record"])

@@ -14,8 +14,6 @@ from markupsafe import Markup
 
 from brukerplan.report.published import Published
 
-KINDS = ("count", "rate", "share", "change", "mean", "year")
-
 
 @dataclass(frozen=True)
 class Source:

@@ -3,11 +3,10 @@ rendered with the Jinja2 templates in templates/. Charts are inline SVG from `ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from brukerplan.report import charts
 from brukerplan.report.config import TEMPLATES_DIR, KeyFigure, ReportConfig
@@ -25,14 +24,6 @@ class Column:
 
     def key(self, **extra: Any) -> dict[str, Any]:
         return {"geo_level": self.geo.level, "geo_code": self.geo.code, "mapping_year": self.year, **extra}
-
-
-@dataclass
-class PageContext:
-    geo: Geography
-    year_requested: int
-    year: int | None
-    values: dict[str, Any] = field(default_factory=dict)
 
 
 def shown_year(geo: Geography, year: int) -> int | None:
@@ -382,7 +373,3 @@ class PageBuilder:
 
     def index(self, entries: list[dict[str, Any]], year: int, meta: dict[str, Any]) -> str:
         return self.index_template.render(entries=entries, year=year, meta=meta)
-
-
-def inline_css() -> Markup:
-    return Markup((TEMPLATES_DIR / "report.css").read_text(encoding="utf-8"))

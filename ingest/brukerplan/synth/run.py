@@ -30,18 +30,6 @@ from brukerplan.synth.rng import rng_for
 from brukerplan.synth.truth import TruthBuilder
 from brukerplan.synth.writers import LayoutEncoder, Written, XlsxJob, run_xlsx_job, write_file
 
-TRUTH_COLUMNS = (
-    "file",
-    "registration_id",
-    "layout",
-    "is_current",
-    "is_winner",
-    "criterion",
-    "kept_file",
-    "kept_registration_id",
-    "kept_municipality_code",
-)
-
 
 @dataclass
 class SynthResult:

@@ -12,7 +12,6 @@ from brukerplan.codes import load_codebook
 from brukerplan.synth.people import AREAS, COLOURS, CUSTODY, EDUCATION, INCOME, SUBSTANCES
 
 KEYS = ["mapping_year", "municipality_code_registered", "user_group"]
-USER_GROUPS = ("rus_only", "rop_less_serious", "rop_serious", "rus_mental_unknown", "mental")
 
 
 def user_group() -> pl.Expr:
