@@ -41,8 +41,8 @@ demo: setup
 test: setup lint pytest
 
 lint: setup
-	$(BIN)/ruff check ingest tests
-	$(BIN)/ruff format --check ingest tests
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/sqlfluff lint models tests/dbt analyses --processes 2
 
 pytest: setup

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from brukerplan.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.settings import PROJECT_DIR, Settings
+from brukerplan.warehouse.dbt_runner import DbtOutcome, run_dbt
 from tests.support import settings_under
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"

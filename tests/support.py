@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from brukerplan.codes import load_codebook
 from brukerplan.settings import Settings
+
+# The eight living-condition areas (levekårsområder) in code-list order (seeds/codes/areas.csv).
+AREAS: tuple[str, ...] = tuple(area.code for area in load_codebook().areas)
 
 
 def settings_under(root: Path, **overrides: object) -> Settings:

@@ -1,57 +1,25 @@
-"""A small landing-zone writer for dbt tests: Parquet files and submission records exactly as
-ingest/brukerplan/spec/landing_schema.yaml describes them (the schema is read from that file)."""
+"""A small landing-zone writer for dbt tests: Parquet files and submission records exactly as the landing
+contract describes them (the Arrow schemas of brukerplan.ingest.contract, read from the dbt sources)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
-from brukerplan.settings import PROJECT_DIR
+from brukerplan.ingest.contract import landing_tables
+from tests.support import AREAS
 
-SCHEMA_FILE = PROJECT_DIR / "ingest" / "brukerplan" / "spec" / "landing_schema.yaml"
-AREAS = (
-    "housing",
-    "activity",
-    "economy",
-    "physical_health",
-    "mental_health",
-    "substance_use",
-    "social_functioning",
-    "network",
-)
 INGESTED_AT = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def _arrow_type(name: str) -> pa.DataType:
-    simple = {
-        "string": pa.string(),
-        "int8": pa.int8(),
-        "int16": pa.int16(),
-        "int32": pa.int32(),
-        "bool": pa.bool_(),
-        "date32": pa.date32(),
-        "list<string>": pa.list_(pa.string()),
-        "map<string,string>": pa.map_(pa.string(), pa.string()),
-    }
-    if name in simple:
-        return simple[name]
-    match = re.fullmatch(r"timestamp\[(\w+), (\w+)\]", name)
-    if match:
-        return pa.timestamp(match.group(1), tz=match.group(2))
-    raise ValueError(f"landing_schema.yaml: unknown type {name!r}")
-
-
 def landing_schema(table: str) -> pa.Schema:
-    spec = yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))[table]
-    return pa.schema([pa.field(c["name"], _arrow_type(c["type"]), nullable=c.get("nullable", True)) for c in spec])
+    return landing_tables()[table].schema
 
 
 def registration(person_id: str, registration_id: str, municipality_code: str, **values: Any) -> dict[str, Any]:

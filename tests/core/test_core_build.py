@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from brukerplan.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.settings import Settings
+from brukerplan.warehouse.dbt_runner import DbtOutcome, run_dbt
 from tests.core.landing_fixture import Submission, registration, write_submission
 from tests.support import settings_under
 

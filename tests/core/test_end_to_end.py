@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from brukerplan.dbt_runner import run_dbt
 from brukerplan.settings import PROJECT_DIR, Settings
+from brukerplan.warehouse.dbt_runner import run_dbt
 from tests.core.test_core_build import CORE_SELECTION, module_settings
 
 DEFAULT_SCALE = "0.02"

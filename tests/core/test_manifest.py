@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from brukerplan.dbt_runner import run_dbt
 from brukerplan.settings import Settings
+from brukerplan.warehouse.dbt_runner import run_dbt
 
 PK_COMBINATION = "unique_combination_of_columns"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from brukerplan.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.settings import PROJECT_DIR, Settings
+from brukerplan.warehouse.dbt_runner import DbtOutcome, run_dbt
 from tests.support import settings_under
 
 DEFAULT_SCALE = "0.02"

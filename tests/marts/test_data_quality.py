@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from brukerplan.dbt_runner import run_dbt
+from brukerplan.warehouse.dbt_runner import run_dbt
 from tests.marts.conftest import _cli, _settings, built_once
 
 RULES = ["R01", "R02", "R03", "R04", "R05", "R06", "R07"]

@@ -1,17 +1,8 @@
 {#- A table, not a view: the landing zone is thousands of small files, and a view would re-read all of them for
     every model and test that selects from it (decisions C10). -#}
 {{ config(materialized='table') }}
-{%- set reports = source('landing', 'quarantine') -%}
-
 with reports as (
-    {% if landing_has_files('quarantine/*/report.json') -%}
-        select * from {{ reports }}
-    {%- else -%}
-        {{ landing_empty_relation([
-            ['sha256', 'varchar'], ['original_name', 'varchar'], ['rule_id', 'varchar'], ['message', 'varchar'],
-            ['quarantined_at', 'timestamptz'],
-        ]) }}
-    {%- endif %}
+    {{ landing_relation('quarantine') }}
 ),
 
 parsed as (

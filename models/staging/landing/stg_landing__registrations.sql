@@ -1,19 +1,8 @@
 {#- A table, not a view: the landing zone is thousands of small files, and a view would re-read all of them for
     every model and test that selects from it (decisions C10). -#}
 {{ config(materialized='table') }}
-{%- set landed = source('landing', 'registrations') -%}
-{%- set records = source('landing', 'submissions') -%}
-{%- set visible = landing_has_files('registrations/year=*/submission_id=*/*.parquet')
-    and landing_has_files('submissions/*.json') -%}
-
 with registrations as (
-    {% if visible -%}
-        select * from {{ landed }}
-        -- a submission is visible only once its record exists (partial submissions are never read)
-        where submission_id in (select submission_id from {{ records }})
-    {%- else -%}
-        {{ landing_empty_relation(landing_registration_columns()) }}
-    {%- endif %}
+    {{ landing_relation('registrations') }}
 ),
 
 renamed as (

@@ -1,15 +1,8 @@
 {#- A table, not a view: the landing zone is thousands of small files, and a view would re-read all of them for
     every model and test that selects from it (decisions C10). -#}
 {{ config(materialized='table') }}
-{%- set landed = source('landing', 'submissions') -%}
-{%- set columns = landing_submission_columns() -%}
-
 with records as (
-    {% if landing_has_files('submissions/*.json') -%}
-        select * from {{ landed }}
-    {%- else -%}
-        {{ landing_empty_relation(columns) }}
-    {%- endif %}
+    {{ landing_relation('submissions') }}
 ),
 
 renamed as (

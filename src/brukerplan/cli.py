@@ -75,7 +75,7 @@ def build(
     select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection, e.g. 'staging+'")] = None,
 ) -> None:
     """Run `dbt build` (seeds, models, tests) on the landing zone into the warehouse file."""
-    from brukerplan.dbt_runner import run_dbt
+    from brukerplan.warehouse.dbt_runner import run_dbt
 
     settings = load_settings(landing=landing, warehouse=warehouse)
     args = ["build"] + (["--select", select] if select else [])

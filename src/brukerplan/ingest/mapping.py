@@ -1,4 +1,4 @@
-"""Mapping: one declarative pass from a layout's headers and codes (codes.load_codebook, spec/layouts.yaml,
+"""Mapping: one declarative pass from a layout's headers and codes (codes.load_codebook, ingest/layouts.yaml,
 seeds/codes/*.csv) to canonical typed columns, plus one boolean check column per row rule and source column.
 
 Everything is a vectorised polars expression; no Python loop over rows. The checks are listed in rule order

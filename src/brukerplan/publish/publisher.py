@@ -134,7 +134,7 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[PublishSpe
         absent = [c for c in table.declared if c not in columns]
         if undeclared or absent:
             raise PublishError(
-                f"{table.source} does not match the publish spec (ingest/brukerplan/publish/tables.yaml): "
+                f"{table.source} does not match the publish spec (src/brukerplan/publish/tables.yaml): "
                 + (f"columns not declared there: {undeclared}. " if undeclared else "")
                 + (f"declared but not in the warehouse: {absent}." if absent else "")
             )

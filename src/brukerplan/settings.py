@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-"""The project root (where dbt_project.yml lives); the package sits in <root>/ingest/brukerplan."""
+"""The project root (where dbt_project.yml lives); the package sits in <root>/src/brukerplan."""
 
 ENV = {
     "landing": "BRUKERPLAN_LANDING",

@@ -10,10 +10,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from brukerplan.ingest.contract import registrations_schema, rejects_schema
 from brukerplan.ingest.filenames import ExtractName
 from brukerplan.ingest.mapping import Mapped
 from brukerplan.ingest.readers import RawSheet
-from brukerplan.ingest.schema import registrations_schema, rejects_schema
 
 
 @dataclass

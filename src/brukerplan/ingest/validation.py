@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from brukerplan.codes import CodeBook
+from brukerplan.ingest.contract import registrations_schema
 from brukerplan.ingest.mapping import MAX_AGE, MAX_CHILDREN, MIN_AGE, PERSON_ID_PATTERN
-from brukerplan.ingest.schema import registrations_schema
 
 NESTED = ("services_received", "services_recommended", "extra")
 KEYS = ("submission_id", "source_row", "registration_id", "person_id", "mapping_year", "municipality_code")
@@ -121,6 +121,6 @@ class GxValidator:
             if not r.get("success")
         ]
         if not schema_ok:
-            failed.insert(0, "arrow schema differs from spec/landing_schema.yaml")
+            failed.insert(0, "arrow schema differs from the landing contract (_landing__sources.yml)")
         payload["schema_matches_contract"] = schema_ok
         return ValidationOutcome(bool(result.success) and schema_ok, payload, failed)

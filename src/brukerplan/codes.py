@@ -1,5 +1,5 @@
 """Code lists and layouts, loaded from the declarative files: seeds/codes/*.csv (shared with dbt) and
-spec/layouts.yaml. The readers and the synthetic generator both use this module, so a code or header is
+ingest/layouts.yaml. The readers and the synthetic generator both use this module, so a code or header is
 written down exactly once."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import yaml
 
 from brukerplan.settings import PROJECT_DIR
 
-SPEC_DIR = Path(__file__).resolve().parent / "spec"
+LAYOUTS_DIR = PROJECT_DIR / "ingest"
 CODES_DIR = PROJECT_DIR / "seeds" / "codes"
 REFERENCE_DIR = PROJECT_DIR / "seeds" / "reference"
 
@@ -190,7 +190,7 @@ def _build_layout(name: str, spec: dict, book_parts: dict) -> Layout:
 
 
 @cache
-def load_codebook(codes_dir: Path = CODES_DIR, spec_dir: Path = SPEC_DIR) -> CodeBook:
+def load_codebook(codes_dir: Path = CODES_DIR, layouts_dir: Path = LAYOUTS_DIR) -> CodeBook:
     values: dict[tuple[str, str], dict[str, str]] = {}
     for row in _read_csv(codes_dir / "code_values.csv"):
         values.setdefault((row["code_list"], row["layout"]), {})[normalise(row["raw_value"])] = row["canonical_value"]
@@ -219,7 +219,7 @@ def load_codebook(codes_dir: Path = CODES_DIR, spec_dir: Path = SPEC_DIR) -> Cod
     # v3 service lists use the v3 codes: register them as a code list so lookups are uniform.
     values[("service", "v3")] = {normalise(s.v3_code): s.code for s in services}
     parts = {"areas": areas, "services": services, "substances": substances}
-    with open(spec_dir / "layouts.yaml", encoding="utf-8") as handle:
+    with open(layouts_dir / "layouts.yaml", encoding="utf-8") as handle:
         layout_specs = yaml.safe_load(handle)["layouts"]
     layouts = {name: _build_layout(name, spec, parts) for name, spec in layout_specs.items()}
     return CodeBook(
