@@ -3,14 +3,24 @@
 
 with
 
+registered as (
+    select municipality_code from {{ ref('stg_reference__municipalities') }}
+),
+
+target_map as (
+    {{ target_municipality_map() }}
+),
+
 municipalities as (
     select
         municipality_code,
         county_code,
         min(municipality_name) as municipality_name,
         min(county_name) as county_name
-    from {{ ref('dim_municipality') }}
-    where municipality_code is not null
+    from target_map
+    where
+        municipality_code is not null
+        and municipality_code_registered in (select registered.municipality_code from registered)
     group by municipality_code, county_code
 ),
 
