@@ -55,11 +55,6 @@ SuppressionOpt = Annotated[
 ]
 
 
-def available_commands() -> set[str]:
-    """Names of the subcommands this version has (demo and bench run only the stages that exist)."""
-    return {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-
-
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings.load(**overrides)
@@ -234,13 +229,12 @@ def demo(
     reports: ReportsOpt = None,
     scale: Annotated[float, typer.Option("--scale", help="Synthetic volume; 1.0 = national")] = 1.0,
 ) -> None:
-    """Run every stage that exists end to end on synthetic data (synth, ingest, build, publish, report) and say
+    """Run every stage end to end on synthetic data (synth, ingest, build, publish, report) and say
     where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth)."""
     from brukerplan.demo import run_demo
 
     settings = load_settings(landing=landing, warehouse=warehouse, published=published, reports=reports)
-    available = available_commands()
-    ok = run_demo(settings, console, available, scale=scale)
+    ok = run_demo(settings, console, scale=scale)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -268,11 +262,8 @@ def bench(
     if not scale_list or any(s <= 0 for s in scale_list):
         console.print("[red]usage error:[/red] --scales needs at least one positive number")
         raise typer.Exit(2)
-    available = available_commands()
     work_dir = (work or settings.project_dir / "data" / "bench").resolve()
-    result, table, measures = run_bench(
-        scale_list, years, settings.reports / "bench", work_dir, available, keep, pdf=pdf
-    )
+    result, table, measures = run_bench(scale_list, years, settings.reports / "bench", work_dir, keep, pdf=pdf)
     console.print(table, markup=False)
     failed = [m.step for m in measures if m.exit_code != 0]
     if failed:

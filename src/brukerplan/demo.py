@@ -1,4 +1,4 @@
-"""`brukerplan demo`: every stage that exists, in order, on the embedded default (synthetic data, local
+"""`brukerplan demo`: every stage in order, on the embedded default (synthetic data, local
 Parquet landing zone, DuckDB warehouse). Each stage runs as its own `brukerplan` subprocess through the public
 command line, so the demo exercises exactly what a user runs, and one stage's memory never inflates the next."""
 
@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,51 +31,26 @@ class StepResult:
     seconds: float
 
 
-def plan_steps(settings: Settings, available: Iterable[str], synth_dir: Path, scale: float) -> list[Step]:
-    """The demo's steps, keeping only the commands this version of the package has."""
-    have = set(available)
-    steps: list[Step] = []
-    if "synth" in have:
-        steps.append(
-            Step("synth", ["synth", "--out", str(synth_dir), "--scale", str(scale)], str(synth_dir / "extracts"))
-        )
-    if "ingest" in have and "synth" in have:
-        steps.append(
-            Step(
-                "ingest",
-                ["ingest", str(synth_dir / "extracts"), "--landing", str(settings.landing)],
-                str(settings.landing),
-            )
-        )
-    steps.append(
-        Step(
-            "build",
-            ["build", "--landing", str(settings.landing), "--warehouse", str(settings.warehouse)],
-            str(settings.warehouse),
-        )
+def plan_steps(settings: Settings, synth_dir: Path, scale: float) -> list[Step]:
+    """The demo's steps: (command, arguments, where its output goes)."""
+    landing, warehouse, published, reports = (
+        str(settings.landing),
+        str(settings.warehouse),
+        str(settings.published),
+        str(settings.reports),
     )
-    if "publish" in have:
-        steps.append(
-            Step(
-                "publish",
-                ["publish", "--warehouse", str(settings.warehouse), "--published", str(settings.published)],
-                str(settings.published),
-            )
-        )
-    if "report" in have:
-        steps.append(
-            Step(
-                "report",
-                ["report", "--published", str(settings.published), "--out", str(settings.reports)],
-                str(settings.reports / "index.html"),
-            )
-        )
-    return steps
+    return [
+        Step("synth", ["synth", "--out", str(synth_dir), "--scale", str(scale)], str(synth_dir / "extracts")),
+        Step("ingest", ["ingest", str(synth_dir / "extracts"), "--landing", landing], landing),
+        Step("build", ["build", "--landing", landing, "--warehouse", warehouse], warehouse),
+        Step("publish", ["publish", "--warehouse", warehouse, "--published", published], published),
+        Step("report", ["report", "--published", published, "--out", reports], str(settings.reports / "index.html")),
+    ]
 
 
-def run_demo(settings: Settings, console: Console, available: Iterable[str], scale: float = 1.0) -> bool:
+def run_demo(settings: Settings, console: Console, scale: float = 1.0) -> bool:
     synth_dir = settings.landing.parent / "synth"
-    steps = plan_steps(settings, available, synth_dir, scale)
+    steps = plan_steps(settings, synth_dir, scale)
     env = {**os.environ, **settings.as_env()}
     results: list[StepResult] = []
     started = time.perf_counter()

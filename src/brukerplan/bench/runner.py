@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -193,40 +194,41 @@ def make_resubmission(synth_extracts: Path, out_dir: Path) -> Path | None:
     return target
 
 
-def bench_scale(
-    scale: float, years: str, paths: BenchPaths, available: set[str], pdf: bool = True
-) -> list[StepMeasure]:
+def _total(scale: float, step: str, parts: list[StepMeasure], **values: Any) -> StepMeasure:
+    """One measure for steps run one after the other: summed times, the worst exit and the highest peak."""
+    return StepMeasure(
+        scale,
+        step,
+        max(m.exit_code for m in parts),
+        sum(m.wall_seconds for m in parts),
+        sum(m.cpu_seconds for m in parts),
+        max(m.peak_rss_mib for m in parts),
+        **values,
+    )
+
+
+def bench_scale(scale: float, years: str, paths: BenchPaths, pdf: bool = True) -> list[StepMeasure]:
     measures: list[StepMeasure] = []
     paths.root.mkdir(parents=True, exist_ok=True)
     cwd = paths.root
-    if "synth" in available:
-        m = run_step(scale, "synth", ["synth", "--out", str(paths.synth), "--scale", str(scale), "--years", years], cwd)
-        measures.append(m)
+    m = run_step(scale, "synth", ["synth", "--out", str(paths.synth), "--scale", str(scale), "--years", years], cwd)
+    measures.append(m)
     extracts = paths.synth / "extracts"
     csv_files = sorted(p for p in extracts.rglob("*") if p.suffix.lower() == ".csv")
     xlsx_files = sorted(p for p in extracts.rglob("*") if p.suffix.lower() == ".xlsx")
-    if "ingest" in available:
-        for label, files, fmt in (("ingest csv", csv_files, "csv"), ("ingest xlsx", xlsx_files, "xlsx")):
-            if not files:
-                continue
-            m = run_step(scale, label, ["ingest", *map(str, files), "--landing", str(paths.landing)], cwd)
-            m.rows_in, m.rows_out = _submission_rows(paths.landing, fmt)
-            m.detail["files"] = len(files)
-            measures.append(m)
-        ingest_steps = [m for m in measures if m.step.startswith("ingest ")]
-        if ingest_steps:
-            total = StepMeasure(
-                scale,
-                "ingest (all)",
-                max(m.exit_code for m in ingest_steps),
-                sum(m.wall_seconds for m in ingest_steps),
-                sum(m.cpu_seconds for m in ingest_steps),
-                max(m.peak_rss_mib for m in ingest_steps),
-                *_submission_rows(paths.landing),
-            )
-            measures.append(total)
-            if measures and measures[0].step == "synth":
-                measures[0].rows_out = total.rows_in
+    for label, files, fmt in (("ingest csv", csv_files, "csv"), ("ingest xlsx", xlsx_files, "xlsx")):
+        if not files:
+            continue
+        m = run_step(scale, label, ["ingest", *map(str, files), "--landing", str(paths.landing)], cwd)
+        m.rows_in, m.rows_out = _submission_rows(paths.landing, fmt)
+        m.detail["files"] = len(files)
+        measures.append(m)
+    ingest_steps = [m for m in measures if m.step.startswith("ingest ")]
+    if ingest_steps:
+        rows_in, rows_out = _submission_rows(paths.landing)
+        total = _total(scale, "ingest (all)", ingest_steps, rows_in=rows_in, rows_out=rows_out)
+        measures.append(total)
+        measures[0].rows_out = total.rows_in
     baselines: list[Baseline] = []
     if csv_files:
         baselines.append(duckdb_csv_to_parquet(csv_files))
@@ -260,65 +262,47 @@ def bench_scale(
     build.rows_out = _count(paths.warehouse, "select count(*) from core.fct_person_year")
     build.detail["slowest_models"] = _slowest_models(paths.warehouse)
     measures.append(build)
-    if "publish" in available:
-        m = run_step(
-            scale, "publish", ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)], cwd
-        )
-        m.rows_out = _published_rows(paths.published)
-        m.detail["audit"] = _publication_audit(paths.published)
-        measures.append(m)
-    if "report" in available:
-        m = run_step(
-            scale,
+    m = run_step(
+        scale, "publish", ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)], cwd
+    )
+    m.rows_out = _published_rows(paths.published)
+    m.detail["audit"] = _publication_audit(paths.published)
+    measures.append(m)
+    m = run_step(
+        scale,
+        "report",
+        [
             "report",
-            [
-                "report",
-                "--published",
-                str(paths.published),
-                "--out",
-                str(paths.reports),
-                *([] if pdf else ["--no-pdf"]),
-            ],
-            cwd,
-        )
-        m.rows_out = len(list(paths.reports.rglob("*.html")))
-        m.detail["pdfs"] = len(list(paths.reports.rglob("*.pdf")))
-        measures.append(m)
-    if "ingest" in available:
-        resubmission = make_resubmission(extracts, paths.root / "incremental")
-        if resubmission is not None:
-            cycle = [
-                run_step(
-                    scale, "incremental: ingest", ["ingest", str(resubmission), "--landing", str(paths.landing)], cwd
-                ),
-                run_step(
-                    scale,
-                    "incremental: dbt build",
-                    ["build", "--landing", str(paths.landing), "--warehouse", str(paths.warehouse)],
-                    cwd,
-                ),
-            ]
-            if "publish" in available:
-                cycle.append(
-                    run_step(
-                        scale,
-                        "incremental: publish",
-                        ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)],
-                        cwd,
-                    )
-                )
-            measures.extend(cycle)
-            measures.append(
-                StepMeasure(
-                    scale,
-                    "incremental cycle",
-                    max(m.exit_code for m in cycle),
-                    sum(m.wall_seconds for m in cycle),
-                    sum(m.cpu_seconds for m in cycle),
-                    max(m.peak_rss_mib for m in cycle),
-                    detail={"file": resubmission.name},
-                )
-            )
+            "--published",
+            str(paths.published),
+            "--out",
+            str(paths.reports),
+            *([] if pdf else ["--no-pdf"]),
+        ],
+        cwd,
+    )
+    m.rows_out = len(list(paths.reports.rglob("*.html")))
+    m.detail["pdfs"] = len(list(paths.reports.rglob("*.pdf")))
+    measures.append(m)
+    resubmission = make_resubmission(extracts, paths.root / "incremental")
+    if resubmission is not None:
+        cycle = [
+            run_step(scale, "incremental: ingest", ["ingest", str(resubmission), "--landing", str(paths.landing)], cwd),
+            run_step(
+                scale,
+                "incremental: dbt build",
+                ["build", "--landing", str(paths.landing), "--warehouse", str(paths.warehouse)],
+                cwd,
+            ),
+            run_step(
+                scale,
+                "incremental: publish",
+                ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)],
+                cwd,
+            ),
+        ]
+        measures.extend(cycle)
+        measures.append(_total(scale, "incremental cycle", cycle, detail={"file": resubmission.name}))
     return measures
 
 
@@ -382,7 +366,6 @@ def run_bench(
     years: str,
     out_dir: Path,
     work_dir: Path,
-    available: set[str],
     keep: bool = False,
     pdf: bool = True,
 ) -> tuple[Path, str, list[StepMeasure]]:
@@ -393,7 +376,7 @@ def run_bench(
         if paths.root.exists():
             shutil.rmtree(paths.root)
         try:
-            measures.extend(bench_scale(scale, years, paths, available, pdf=pdf))
+            measures.extend(bench_scale(scale, years, paths, pdf=pdf))
         finally:
             if not keep:
                 shutil.rmtree(paths.root, ignore_errors=True)
