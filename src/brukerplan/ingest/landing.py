@@ -20,6 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from brukerplan.restricted import PRIVATE_UMASK, private_dir
+
 PAUSE_AT_ENV = "BRUKERPLAN_INGEST_PAUSE_AT"
 """Test hook: comma-separated checkpoint names at which the run stops (see `checkpoint`)."""
 PAUSE_FILE_ENV = "BRUKERPLAN_INGEST_PAUSE_FILE"
@@ -99,6 +101,7 @@ class LandingZone:
         self.lock_timeout = lock_timeout
         self.on_wait = on_wait
         self._lock_handle: Any = None
+        self._umask: int | None = None
         self.cleaned: list[str] = []
 
     # paths
@@ -114,8 +117,9 @@ class LandingZone:
 
     # lock
     def __enter__(self) -> LandingZone:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         handle = open(self.root / ".lock", "a+")
+        os.chmod(self.root / ".lock", 0o600)
         deadline = time.monotonic() + self.lock_timeout
         told = False
         while True:
@@ -137,12 +141,16 @@ class LandingZone:
                     ) from None
                 time.sleep(0.2)
         self._lock_handle = handle
+        self._umask = os.umask(PRIVATE_UMASK)  # the landing zone is restricted; restored in __exit__
         for sub in ("_tmp", "registrations", "rejects", "validation", "submissions", "quarantine"):
             (self.root / sub).mkdir(exist_ok=True)
         self.cleanup()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
         if self._lock_handle is not None:
             fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
             self._lock_handle.close()

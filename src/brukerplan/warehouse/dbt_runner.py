@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brukerplan.restricted import private_dir, private_files
 from brukerplan.settings import Settings
 
 
@@ -59,7 +60,7 @@ def run_dbt(
     different warehouses never share dbt's artefacts."""
     from dbt.cli.main import dbtRunner
 
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.warehouse.parent)
     base = settings.warehouse.parent
     target = target_path or base / "dbt_target"
     logs = log_path or base / "dbt_logs"
@@ -78,7 +79,7 @@ def run_dbt(
     if quiet:
         cli.append("--quiet")
     started = time.perf_counter()
-    with _environment(settings.as_env()):
+    with _environment(settings.as_env()), private_files():
         try:
             result = dbtRunner().invoke(cli)
         finally:
