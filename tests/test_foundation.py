@@ -58,6 +58,19 @@ def test_a_bad_setting_names_where_it_came_from_and_its_value(
     assert bad in str(caught.value)
 
 
+def test_a_bad_setting_breaks_only_the_commands_that_use_it(tmp_path: Path) -> None:
+    env = {"BRUKERPLAN_SUPPRESSION_THRESHOLD": "five", "BRUKERPLAN_LANDING": str(tmp_path / "landing")}
+    (tmp_path / "extracts").mkdir()
+    (tmp_path / "extracts" / "not_an_extract.csv").write_text("a;b\n1;2\n", encoding="utf-8")  # quarantined
+    ingest = CliRunner().invoke(app, ["ingest", str(tmp_path / "extracts")], env=env)
+    assert ingest.exit_code == 1 and "BRUKERPLAN_SUPPRESSION_THRESHOLD" not in ingest.output, ingest.output
+    publish = CliRunner().invoke(app, ["publish", "--warehouse", str(tmp_path / "none.duckdb")], env=env)
+    assert publish.exit_code == 2
+    assert "BRUKERPLAN_SUPPRESSION_THRESHOLD" in publish.output and "five" in publish.output
+    bad_reject = {**env, "BRUKERPLAN_SUPPRESSION_THRESHOLD": "5", "BRUKERPLAN_REJECT_THRESHOLD": "2"}
+    assert CliRunner().invoke(app, ["ingest", str(tmp_path / "extracts")], env=bad_reject).exit_code == 2
+
+
 def test_cli_usage_error_exits_2() -> None:
     result = CliRunner().invoke(app, ["build", "--no-such-option"])
     assert result.exit_code == 2

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from brukerplan.settings import Settings, SettingsError
+from brukerplan.settings import NUMBERS, Settings, SettingsError
 
 app = typer.Typer(
     help="BrukerPlan warehouse: land extracts, build the warehouse with dbt, publish aggregates for BI.",
@@ -55,9 +55,10 @@ SuppressionOpt = Annotated[
 ]
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(uses: tuple[str, ...] = (), **overrides: object) -> Settings:
+    """The settings a command needs; of the numeric ones only those in `uses` are checked."""
     try:
-        return Settings.load(**overrides)
+        return Settings.load(uses=uses, **overrides)
     except SettingsError as exc:
         console.print(f"[red]usage error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -101,7 +102,7 @@ def ingest(
     land nothing). Exit 0 when every file landed or was already there, 1 when any file was quarantined."""
     from brukerplan.ingest.cli_view import run_ingest_command
 
-    settings = load_settings(landing=landing, reject_threshold=reject_threshold)
+    settings = load_settings(("reject_threshold",), landing=landing, reject_threshold=reject_threshold)
     raise typer.Exit(run_ingest_command(paths, settings, console, lock_timeout))
 
 
@@ -129,7 +130,7 @@ def report(
     from brukerplan.report import ReportUsageError, build_reports
     from brukerplan.report.published import PublishedError
 
-    settings = load_settings(published=published, reports=reports)
+    settings = load_settings(("suppression_threshold",), published=published, reports=reports)
     try:
         result = build_reports(settings, console, codes=geo, year=year, lang=lang, out=out, pdf=pdf)
     except ReportUsageError as exc:
@@ -172,7 +173,12 @@ def publish(
     warehouse has no marts (the previous published file is then left as it was)."""
     from brukerplan.publish.cli_view import run_publish_command
 
-    settings = load_settings(warehouse=warehouse, published=published, suppression_threshold=suppression_threshold)
+    settings = load_settings(
+        ("suppression_threshold",),
+        warehouse=warehouse,
+        published=published,
+        suppression_threshold=suppression_threshold,
+    )
     if lp_budget is not None and lp_budget < 0:
         console.print("[red]usage error:[/red] --lp-budget must be 0 or more")
         raise typer.Exit(2)
@@ -233,7 +239,7 @@ def demo(
     where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth)."""
     from brukerplan.demo import run_demo
 
-    settings = load_settings(landing=landing, warehouse=warehouse, published=published, reports=reports)
+    settings = load_settings(NUMBERS, landing=landing, warehouse=warehouse, published=published, reports=reports)
     ok = run_demo(settings, console, scale=scale)
     raise typer.Exit(0 if ok else 1)
 

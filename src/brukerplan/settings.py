@@ -4,6 +4,7 @@ project directory; a command-line option of the same name wins over the environm
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +30,10 @@ DEFAULTS = {
 }
 
 
+NUMBERS = ("reject_threshold", "suppression_threshold")
+"""The numeric settings: each command checks only those it uses (Settings.load `uses`)."""
+
+
 class SettingsError(ValueError):
     """A setting has a value that cannot be used (a usage error, exit status 2)."""
 
@@ -44,11 +49,15 @@ class Settings:
     project_dir: Path = field(default=PROJECT_DIR)
 
     @classmethod
-    def load(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    def load(
+        cls, environ: dict[str, str] | None = None, uses: Collection[str] = NUMBERS, **overrides: object
+    ) -> Settings:
         """Defaults < environment < explicit overrides (command-line options). None overrides are ignored.
 
         Relative paths from the environment or the command line resolve against the current directory;
-        the defaults resolve against the project directory."""
+        the defaults resolve against the project directory. Only the numeric settings in `uses` (the ones the
+        command needs) are checked: a bad value of another one is not this command's business, and the
+        setting keeps its default here."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         source: dict[str, str] = {}  # where each value came from, for the error messages
@@ -69,6 +78,9 @@ class Settings:
                 what = "a whole number" if kind is int else "a number"
                 raise SettingsError(f"{source[key]} must be {what}, got {values[key]!r}") from exc
 
+        for key in NUMBERS:
+            if key not in uses:
+                values[key], source[key] = DEFAULTS[key], "default"
         reject = float(number("reject_threshold", float))
         suppression = int(number("suppression_threshold", int))
         if not 0.0 <= reject <= 1.0:
