@@ -4,16 +4,6 @@
 
 with
 
-participation as (
-    select
-        geo_level,
-        geo_code,
-        geo_name,
-        mapping_year,
-        user_group
-    from {{ ref('int_participation_geography') }}
-),
-
 persons as (
     select
         mapping_year,
@@ -23,21 +13,6 @@ persons as (
         has_children,
         n_children
     from {{ ref('fct_person_year') }}
-),
-
-group_rollup as (
-    select
-        finest_group,
-        user_group
-    from {{ ref('int_user_group_rollup') }}
-),
-
-geography_rollup as (
-    select
-        municipality_code,
-        geo_level,
-        geo_code
-    from {{ ref('int_geography_rollup') }}
 ),
 
 finest_counts as (
@@ -61,55 +36,7 @@ finest_counts as (
 ),
 
 rolled_up as (
-    select
-        finest_counts.mapping_year,
-        group_rollup.user_group,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
-        sum(finest_counts.persons) as persons,
-        sum(finest_counts.persons_housing_known) as persons_housing_known,
-        sum(finest_counts.housing_green) as housing_green,
-        sum(finest_counts.housing_yellow) as housing_yellow,
-        sum(finest_counts.housing_red) as housing_red,
-        sum(finest_counts.persons_with_children_red_yellow) as persons_with_children_red_yellow,
-        sum(finest_counts.children_red_yellow) as children_red_yellow,
-        sum(finest_counts.persons_with_children_red_yellow_number_unknown)
-            as persons_with_children_red_yellow_number_unknown
-    from finest_counts
-    inner join group_rollup
-        on finest_counts.finest_group = group_rollup.finest_group
-    inner join geography_rollup
-        on finest_counts.municipality_code = geography_rollup.municipality_code
-    group by
-        finest_counts.mapping_year,
-        group_rollup.user_group,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code
-),
-
-counts as (
-    select
-        participation.geo_level,
-        participation.geo_code,
-        participation.geo_name,
-        participation.mapping_year,
-        participation.user_group,
-        coalesce(rolled_up.persons, 0) as persons,
-        coalesce(rolled_up.persons_housing_known, 0) as persons_housing_known,
-        coalesce(rolled_up.housing_green, 0) as housing_green,
-        coalesce(rolled_up.housing_yellow, 0) as housing_yellow,
-        coalesce(rolled_up.housing_red, 0) as housing_red,
-        coalesce(rolled_up.persons_with_children_red_yellow, 0) as persons_with_children_red_yellow,
-        coalesce(rolled_up.children_red_yellow, 0) as children_red_yellow,
-        coalesce(rolled_up.persons_with_children_red_yellow_number_unknown, 0)
-            as persons_with_children_red_yellow_number_unknown
-    from participation
-    left join rolled_up
-        on
-            participation.geo_level = rolled_up.geo_level
-            and participation.geo_code = rolled_up.geo_code
-            and participation.mapping_year = rolled_up.mapping_year
-            and participation.user_group = rolled_up.user_group
+    {{ rollup_to_participating('finest_counts') }}
 )
 
 select
@@ -130,4 +57,4 @@ select
     persons_with_children_red_yellow,
     children_red_yellow,
     persons_with_children_red_yellow_number_unknown
-from counts
+from rolled_up

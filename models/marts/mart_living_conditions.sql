@@ -4,16 +4,6 @@
 
 with
 
-participation as (
-    select
-        geo_level,
-        geo_code,
-        geo_name,
-        mapping_year,
-        user_group
-    from {{ ref('int_participation_geography') }}
-),
-
 persons as (
     select
         mapping_year,
@@ -35,27 +25,21 @@ persons as (
 areas as (
     select
         area_code as area,
-        sort_order as area_order
-    from {{ ref('stg_codes__areas') }}
+        sort_order as area_order,
+        is_index
+    from {{ ref('dim_area') }}
 ),
 
 colours as (
     select
         colour,
         sort_order as colour_order,
-        applies_to
-    from {{ ref('stg_codes__colours') }}
-),
-
-group_rollup as (
-    select
-        finest_group,
-        user_group
-    from {{ ref('int_user_group_rollup') }}
+        is_index_only
+    from {{ ref('dim_colour') }}
 ),
 
 area_colours as (
-    -- the eight areas take every colour that applies to areas; the index takes every colour
+    -- the eight areas take every colour but those of the index only; the index takes every colour
     select
         areas.area,
         areas.area_order,
@@ -63,16 +47,7 @@ area_colours as (
         colours.colour_order
     from areas
     cross join colours
-    where colours.applies_to = 'area_and_index'
-
-    union all
-
-    select
-        'living_index' as area,
-        (select max(areas.area_order) + 1 from areas) as area_order,
-        colours.colour,
-        colours.colour_order
-    from colours
+    where areas.is_index or not colours.is_index_only
 ),
 
 person_areas as (
@@ -98,14 +73,6 @@ person_areas as (
     )
 ),
 
-geography_rollup as (
-    select
-        municipality_code,
-        geo_level,
-        geo_code
-    from {{ ref('int_geography_rollup') }}
-),
-
 finest_counts as (
     select
         mapping_year,
@@ -119,50 +86,7 @@ finest_counts as (
 ),
 
 rolled_up as (
-    select
-        finest_counts.mapping_year,
-        group_rollup.user_group,
-        finest_counts.area,
-        finest_counts.colour,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
-        sum(finest_counts.persons) as persons
-    from finest_counts
-    inner join group_rollup
-        on finest_counts.finest_group = group_rollup.finest_group
-    inner join geography_rollup
-        on finest_counts.municipality_code = geography_rollup.municipality_code
-    group by
-        finest_counts.mapping_year,
-        group_rollup.user_group,
-        finest_counts.area,
-        finest_counts.colour,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code
-),
-
-grid as (
-    select
-        participation.geo_level,
-        participation.geo_code,
-        participation.geo_name,
-        participation.mapping_year,
-        participation.user_group,
-        area_colours.area,
-        area_colours.area_order,
-        area_colours.colour,
-        area_colours.colour_order,
-        coalesce(rolled_up.persons, 0) as persons
-    from participation
-    cross join area_colours
-    left join rolled_up
-        on
-            participation.geo_level = rolled_up.geo_level
-            and participation.geo_code = rolled_up.geo_code
-            and participation.mapping_year = rolled_up.mapping_year
-            and participation.user_group = rolled_up.user_group
-            and area_colours.area = rolled_up.area
-            and area_colours.colour = rolled_up.colour
+    {{ rollup_to_participating('finest_counts', keys=['area', 'colour'], key_values='area_colours') }}
 ),
 
 with_totals as (
@@ -170,7 +94,7 @@ with_totals as (
         *,
         sum(persons) over area_cell as persons_in_area,
         sum(persons) filter (where colour != 'unknown') over area_cell as persons_known
-    from grid
+    from rolled_up
     window area_cell as (partition by geo_level, geo_code, mapping_year, user_group, area)
 )
 

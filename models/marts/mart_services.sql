@@ -12,7 +12,6 @@ participation as (
     select
         geo_level,
         geo_code,
-        geo_name,
         mapping_year,
         user_group,
         next_mapping_year
@@ -43,8 +42,8 @@ services as (
     select
         service_code,
         sort_order as service_order,
-        service_level
-    from {{ ref('stg_codes__services') }}
+        level as service_level
+    from {{ ref('dim_service') }}
 ),
 
 group_rollup as (
@@ -94,38 +93,6 @@ finest_counts as (
             person_services.person_id = persons.person_id
             and person_services.mapping_year = persons.mapping_year
     group by all
-),
-
-rolled_up as (
-    select
-        finest_counts.mapping_year,
-        group_rollup.user_group,
-        finest_counts.service_code,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
-        sum(finest_counts.persons_status_known) as persons_status_known,
-        sum(finest_counts.persons_status_unknown) as persons_status_unknown,
-        sum(finest_counts.received) as received,
-        sum(finest_counts.recommended) as recommended,
-        sum(finest_counts.status_continue) as status_continue,
-        sum(finest_counts.status_new) as status_new,
-        sum(finest_counts.status_end) as status_end,
-        sum(finest_counts.status_none) as status_none,
-        sum(finest_counts.received_set_known) as received_set_known,
-        sum(finest_counts.received_in_known_set) as received_in_known_set,
-        sum(finest_counts.recommended_set_known) as recommended_set_known,
-        sum(finest_counts.recommended_in_known_set) as recommended_in_known_set
-    from finest_counts
-    inner join group_rollup
-        on finest_counts.finest_group = group_rollup.finest_group
-    inner join geography_rollup
-        on finest_counts.municipality_code = geography_rollup.municipality_code
-    group by
-        finest_counts.mapping_year,
-        group_rollup.user_group,
-        finest_counts.service_code,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code
 ),
 
 person_geographies as (
@@ -218,85 +185,64 @@ recommended_followed_up as (
     group by all
 ),
 
-grid as (
+rolled_up as (
+    {{ rollup_to_participating(
+        'finest_counts', keys=['service_code'], key_values='services_asked', key_values_by=['mapping_year']
+    ) }}
+),
+
+cells as (
     select
-        participation.geo_level,
-        participation.geo_code,
-        participation.geo_name,
-        participation.mapping_year,
-        participation.user_group,
-        services_asked.service_code,
+        rolled_up.*,
         services.service_order,
         services.service_level,
-        participation.next_mapping_year,
         asked_next.service_code is not null as is_asked_at_next_mapping
-    from participation
-    inner join services_asked
-        on participation.mapping_year = services_asked.mapping_year
+    from rolled_up
     left join services
-        on services_asked.service_code = services.service_code
+        on rolled_up.service_code = services.service_code
     left join services_asked as asked_next
         on
-            participation.next_mapping_year = asked_next.mapping_year
-            and services_asked.service_code = asked_next.service_code
+            rolled_up.next_mapping_year = asked_next.mapping_year
+            and rolled_up.service_code = asked_next.service_code
 ),
 
 combined as (
     select
-        grid.*,
-        coalesce(rolled_up.persons_status_known, 0) as persons_status_known,
-        coalesce(rolled_up.persons_status_unknown, 0) as persons_status_unknown,
-        coalesce(rolled_up.received, 0) as received,
-        coalesce(rolled_up.recommended, 0) as recommended,
-        coalesce(rolled_up.status_continue, 0) as status_continue,
-        coalesce(rolled_up.status_new, 0) as status_new,
-        coalesce(rolled_up.status_end, 0) as status_end,
-        coalesce(rolled_up.status_none, 0) as status_none,
-        coalesce(rolled_up.received_set_known, 0) as received_set_known,
-        coalesce(rolled_up.received_in_known_set, 0) as received_in_known_set,
-        coalesce(rolled_up.recommended_set_known, 0) as recommended_set_known,
-        coalesce(rolled_up.recommended_in_known_set, 0) as recommended_in_known_set,
+        cells.*,
         case
-            when grid.next_mapping_year is not null then coalesce(followed_up_counts.mapped_again_at_next_mapping, 0)
+            when cells.next_mapping_year is not null then coalesce(followed_up_counts.mapped_again_at_next_mapping, 0)
         end as mapped_again_at_next_mapping,
         case
-            when grid.is_asked_at_next_mapping
+            when cells.is_asked_at_next_mapping
                 then coalesce(recommended_followed_up.recommended_mapped_again_at_next_mapping, 0)
         end as recommended_mapped_again_at_next_mapping,
         case
-            when grid.is_asked_at_next_mapping then coalesce(received_next.received_at_next_mapping, 0)
+            when cells.is_asked_at_next_mapping then coalesce(received_next.received_at_next_mapping, 0)
         end as received_at_next_mapping,
         case
-            when grid.is_asked_at_next_mapping then coalesce(received_next.recommended_received_at_next_mapping, 0)
+            when cells.is_asked_at_next_mapping then coalesce(received_next.recommended_received_at_next_mapping, 0)
         end as recommended_received_at_next_mapping
-    from grid
-    left join rolled_up
-        on
-            grid.geo_level = rolled_up.geo_level
-            and grid.geo_code = rolled_up.geo_code
-            and grid.mapping_year = rolled_up.mapping_year
-            and grid.user_group = rolled_up.user_group
-            and grid.service_code = rolled_up.service_code
+    from cells
     left join followed_up_counts
         on
-            grid.geo_level = followed_up_counts.geo_level
-            and grid.geo_code = followed_up_counts.geo_code
-            and grid.mapping_year = followed_up_counts.mapping_year
-            and grid.user_group = followed_up_counts.user_group
+            cells.geo_level = followed_up_counts.geo_level
+            and cells.geo_code = followed_up_counts.geo_code
+            and cells.mapping_year = followed_up_counts.mapping_year
+            and cells.user_group = followed_up_counts.user_group
     left join recommended_followed_up
         on
-            grid.geo_level = recommended_followed_up.geo_level
-            and grid.geo_code = recommended_followed_up.geo_code
-            and grid.mapping_year = recommended_followed_up.mapping_year
-            and grid.user_group = recommended_followed_up.user_group
-            and grid.service_code = recommended_followed_up.service_code
+            cells.geo_level = recommended_followed_up.geo_level
+            and cells.geo_code = recommended_followed_up.geo_code
+            and cells.mapping_year = recommended_followed_up.mapping_year
+            and cells.user_group = recommended_followed_up.user_group
+            and cells.service_code = recommended_followed_up.service_code
     left join received_next
         on
-            grid.geo_level = received_next.geo_level
-            and grid.geo_code = received_next.geo_code
-            and grid.mapping_year = received_next.mapping_year
-            and grid.user_group = received_next.user_group
-            and grid.service_code = received_next.service_code
+            cells.geo_level = received_next.geo_level
+            and cells.geo_code = received_next.geo_code
+            and cells.mapping_year = received_next.mapping_year
+            and cells.user_group = received_next.user_group
+            and cells.service_code = received_next.service_code
 )
 
 select
