@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup chromium demo test lint pytest bench dbt-build docs clean help attack stress
+.PHONY: setup chromium demo test test-fast lint pytest bench dbt-build docs clean help attack stress
 
 help:
 	@echo "make setup   create .venv and install the pinned dependencies and the package"
 	@echo "make demo    synthetic data -> ingest -> dbt build -> publish -> reports (what exists)"
 	@echo "make test    linters, pytest (incl. dbt build + tests on generated data)"
+	@echo "make test-fast  ruff and the quick tests (not slow, not browser): the loop while editing"
 	@echo "make bench   benchmarks, results in reports/bench/"
 	@echo "make stress  the kill and concurrency tests 20 times (STRESS_RUNS=N)"
 	@echo "make attack  the outside attacker on the published file of make demo (PUBLISHED=... for another)"
@@ -39,6 +40,11 @@ demo: setup
 	$(BIN)/brukerplan demo
 
 test: setup lint pytest
+
+# The quick loop while editing: ruff and every test not marked slow or browser (make test runs them all)
+test-fast: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
 lint: setup
 	$(BIN)/ruff check src tests
@@ -72,5 +78,5 @@ docs: setup
 	$(BIN)/dbt docs generate --profiles-dir .
 
 clean:
-	rm -rf data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet-* reports/* target logs
+	rm -rf returns data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet-* reports/* target logs
 	@touch reports/.gitkeep

@@ -185,6 +185,45 @@ def publish(
     raise typer.Exit(run_publish_command(settings, console, lp_budget=lp_budget))
 
 
+@app.command("return")
+def return_packages(
+    municipality: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--municipality",
+            help="4-digit municipality code of the target structure; repeatable (default: every municipality "
+            "that mapped in the year)",
+        ),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Mapping year (default: the latest in the warehouse)")
+    ] = None,
+    returns: Annotated[
+        Path | None, typer.Option("--returns", help="Output folder (env BRUKERPLAN_RETURNS, default returns)")
+    ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            help="Keys file, CSV municipality_code,secret, mode 0600 (env BRUKERPLAN_RETURN_KEYS; no default)",
+        ),
+    ] = None,
+    unencrypted: Annotated[
+        bool, typer.Option("--unencrypted", help="Write plain files (the summary says so in red)")
+    ] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Give each municipality its own registrations back (restricted): per municipality a workbook
+    (Registreringer, Brukere over tid, Avviste rader, Om filen) encrypted with its own secret and a
+    manifest.json, written atomically to <returns>/<municipality>/<year>/. Exit 1 when a municipality has no
+    secret (it gets no package), 2 for an unknown municipality or year or a bad keys file (nothing written)."""
+    from brukerplan.returns.command import ReturnRequest, run_return_command
+
+    settings = load_settings(warehouse=warehouse, returns=returns, return_keys=keys)
+    request = ReturnRequest(municipalities=list(municipality or []), year=year, unencrypted=unencrypted)
+    raise typer.Exit(run_return_command(settings, request, console))
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Output folder: writes OUT/extracts, OUT/truth (and OUT/bad)")],

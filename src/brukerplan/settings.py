@@ -16,6 +16,7 @@ ENV = {
     "warehouse": "BRUKERPLAN_WAREHOUSE",
     "published": "BRUKERPLAN_PUBLISHED",
     "reports": "BRUKERPLAN_REPORTS",
+    "returns": "BRUKERPLAN_RETURNS",
     "reject_threshold": "BRUKERPLAN_REJECT_THRESHOLD",
     "suppression_threshold": "BRUKERPLAN_SUPPRESSION_THRESHOLD",
 }
@@ -25,10 +26,14 @@ DEFAULTS = {
     "warehouse": "warehouse/brukerplan.duckdb",
     "published": "published/brukerplan.duckdb",
     "reports": "reports",
+    "returns": "returns",
     "reject_threshold": "0.10",
     "suppression_threshold": "5",
 }
 
+
+RETURN_KEYS_ENV = "BRUKERPLAN_RETURN_KEYS"
+"""The keys file of the return packages (CSV municipality_code,secret); only a path, never a secret."""
 
 NUMBERS = ("reject_threshold", "suppression_threshold")
 """The numeric settings: each command checks only those it uses (Settings.load `uses`)."""
@@ -44,6 +49,8 @@ class Settings:
     warehouse: Path
     published: Path
     reports: Path
+    returns: Path = PROJECT_DIR / "returns"
+    return_keys: Path | None = None  # BRUKERPLAN_RETURN_KEYS: no default, secrets live outside the project
     reject_threshold: float = 0.10
     suppression_threshold: int = 5
     project_dir: Path = field(default=PROJECT_DIR)
@@ -78,6 +85,7 @@ class Settings:
                 what = "a whole number" if kind is int else "a number"
                 raise SettingsError(f"{source[key]} must be {what}, got {values[key]!r}") from exc
 
+        keys = overrides.get("return_keys") or env.get(RETURN_KEYS_ENV) or None
         for key in NUMBERS:
             if key not in uses:
                 values[key], source[key] = DEFAULTS[key], "default"
@@ -92,6 +100,8 @@ class Settings:
             warehouse=Path(str(values["warehouse"])).resolve(),
             published=Path(str(values["published"])).resolve(),
             reports=Path(str(values["reports"])).resolve(),
+            returns=Path(str(values["returns"])).resolve(),
+            return_keys=Path(str(keys)).resolve() if keys else None,
             reject_threshold=reject,
             suppression_threshold=suppression,
         )
@@ -106,6 +116,8 @@ class Settings:
             ENV["warehouse"]: str(self.warehouse),
             ENV["published"]: str(self.published),
             ENV["reports"]: str(self.reports),
+            ENV["returns"]: str(self.returns),
+            **({RETURN_KEYS_ENV: str(self.return_keys)} if self.return_keys else {}),
             ENV["reject_threshold"]: repr(self.reject_threshold),
             ENV["suppression_threshold"]: str(self.suppression_threshold),
         }

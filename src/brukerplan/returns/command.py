@@ -1,0 +1,126 @@
+"""`brukerplan return`: one package per municipality that mapped in the year (or the ones asked for), with a
+progress bar per municipality and a summary table. Exit 0 when every package was written, 1 when a municipality
+had no secret (no package for it), 2 for a usage error (nothing written)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from brukerplan import __version__
+from brukerplan.codes import load_codebook
+from brukerplan.returns.crypto import encrypt_workbook
+from brukerplan.returns.data import ReturnsWarehouse, ReturnUsageError
+from brukerplan.returns.keys import ReturnKeysError, load_keys
+from brukerplan.returns.package import Package, PackageFile, clean_partials, write_package
+from brukerplan.returns.workbook import Labels, build_workbook
+from brukerplan.settings import RETURN_KEYS_ENV, Settings
+
+
+@dataclass
+class ReturnRequest:
+    municipalities: list[str] = field(default_factory=list)  # empty: every municipality that mapped in `year`
+    year: int | None = None  # None: the latest mapping year in the warehouse
+    unencrypted: bool = False
+
+
+@dataclass
+class ReturnSummary:
+    year: int
+    packages: list[tuple[str, int, int, Path]] = field(default_factory=list)  # code, persons, rows, folder
+    skipped: dict[str, str] = field(default_factory=dict)  # code -> why
+    seconds: float = 0.0
+
+
+def plan(warehouse: ReturnsWarehouse, request: ReturnRequest) -> tuple[int, list[str], dict[str, str]]:
+    """The year and the municipalities to write, and those asked for that get nothing (with why)."""
+    years = warehouse.years()
+    if not years:
+        raise ReturnUsageError("the warehouse holds no registrations: nothing to return")
+    year = request.year if request.year is not None else years[-1]
+    if year not in years:
+        raise ReturnUsageError(f"--year {year}: not a mapping year in the warehouse ({years[0]}-{years[-1]})")
+    names = warehouse.names()
+    for code in request.municipalities:
+        if code not in names:
+            raise ReturnUsageError(f"--municipality {code}: not a municipality of the target structure")
+    mapped = warehouse.mapped(year)
+    wanted = request.municipalities or sorted(mapped)
+    skipped = {code: f"did not map in {year}" for code in wanted if code not in mapped}
+    return year, [code for code in wanted if code in mapped], skipped
+
+
+def run_return(settings: Settings, request: ReturnRequest, console: Console) -> tuple[ReturnSummary, int]:
+    started = time.perf_counter()
+    keys: dict[str, str] = {}
+    if not request.unencrypted:
+        if settings.return_keys is None:
+            raise ReturnKeysError(f"no keys file: set {RETURN_KEYS_ENV} or --keys (or --unencrypted)")
+        keys = load_keys(settings.return_keys)
+    created_at = datetime.now(UTC)
+    codebook = load_codebook()
+    with ReturnsWarehouse(settings.warehouse) as warehouse:
+        year, codes, skipped = plan(warehouse, request)
+        summary = ReturnSummary(year=year, skipped=skipped)
+        names = warehouse.names()
+        labels = Labels.load(codebook, warehouse.con)
+        clean_partials(settings.returns)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"return packages {year}", total=len(codes))
+            for code in codes:
+                progress.update(task, description=f"return packages {year}: {code} {names.get(code, '')}")
+                if not request.unencrypted and code not in keys:
+                    summary.skipped[code] = f"no secret in the keys file {settings.return_keys}"
+                    progress.advance(task)
+                    continue
+                data = warehouse.municipality(code, names.get(code, ""), year)
+                workbook = build_workbook(data, labels, created_at)
+                if not request.unencrypted:
+                    workbook = encrypt_workbook(workbook, keys[code])
+                package = Package(
+                    municipality_code=code,
+                    municipality_name=data.municipality_name,
+                    year=year,
+                    years=sorted(data.registrations["mapping_year"].unique().to_list()),
+                    submissions=data.submissions.to_dicts(),
+                    files=[PackageFile(f"brukerplan_{code}_{year}.xlsx", workbook, not request.unencrypted)],
+                )
+                folder = write_package(settings.returns, package, created_at, __version__)
+                summary.packages.append(
+                    (code, data.registrations["person_id"].n_unique(), data.registrations.height, folder)
+                )
+                progress.advance(task)
+    summary.seconds = time.perf_counter() - started
+    no_secret = [code for code, why in summary.skipped.items() if why.startswith("no secret")]
+    return summary, 1 if no_secret else 0
+
+
+def run_return_command(settings: Settings, request: ReturnRequest, console: Console) -> int:
+    try:
+        summary, status = run_return(settings, request, console)
+    except (ReturnUsageError, ReturnKeysError) as exc:
+        console.print(f"[red]usage error:[/red] {exc}")
+        return 2
+    table = Table(title=f"brukerplan return {summary.year}")
+    for column, justify in (("municipality", "left"), ("persons", "right"), ("rows", "right"), ("folder", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for code, persons, rows, folder in summary.packages:
+        table.add_row(code, f"{persons:,}", f"{rows:,}", str(folder))
+    console.print(table)
+    for code, why in sorted(summary.skipped.items()):
+        console.print(f"[yellow]skipped[/yellow] {code}: {why}")
+    if request.unencrypted and summary.packages:
+        console.print("[bold red]UNENCRYPTED: the packages hold person-level data in the clear[/bold red]")
+    console.print(
+        f"return: {len(summary.packages)} packages, {sum(p[1] for p in summary.packages):,} persons, "
+        f"{sum(p[2] for p in summary.packages):,} registrations, {len(summary.skipped)} skipped, "
+        f"{summary.seconds:.1f} s: {settings.returns}"
+    )
+    return status
