@@ -22,10 +22,7 @@ asked as (
         list_contains(persons.services_recommended, services.service_code) as recommended
     from persons
     inner join services
-        on
-            (persons.layout = 'v1' and services.asked_in_v1)
-            or (persons.layout = 'v2' and services.asked_in_v2)
-            or (persons.layout = 'v3' and services.asked_in_v3)
+        on {{ asked_in_layout('persons.layout', 'services') }}
 ),
 
 final as (

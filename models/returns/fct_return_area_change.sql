@@ -17,16 +17,7 @@ colours as (
         case when column_name = 'living_index' then column_name else substr(column_name, 6) end as area_code
     from (
         unpivot person_years
-        on
-            area_housing,
-            area_activity,
-            area_economy,
-            area_physical_health,
-            area_mental_health,
-            area_substance_use,
-            area_social_functioning,
-            area_network,
-            living_index
+        on {{ area_columns() }}
         into name column_name value colour
     )
 ),

@@ -11,15 +11,7 @@ ranked as (
         *,
         row_number() over (
             partition by municipality_code, person_id, mapping_year
-            order by
-                is_kept desc,
-                completeness desc,
-                mapped_on desc,
-                agency_priority asc,
-                delivered_on asc,
-                delivery_seq asc,
-                registration_id asc,
-                submission_id asc
+            order by is_kept desc, {{ deduplication_order() }}
         ) as rank_in_municipality
     from registrations
 ),
@@ -38,15 +30,7 @@ final as (
         submission_id,
         registration_id,
         layout,
-        area_housing,
-        area_activity,
-        area_economy,
-        area_physical_health,
-        area_mental_health,
-        area_substance_use,
-        area_social_functioning,
-        area_network,
-        living_index,
+        {{ area_columns() }},
         services_received,
         services_recommended,
         lag(mapping_year) over person_in_municipality as person_previous_mapping_year,

@@ -22,10 +22,7 @@ asked as (
         list_contains(person_years.services_recommended, services.service_code) as is_recommended
     from person_years
     inner join services
-        on
-            (person_years.layout = 'v1' and services.asked_in_v1)
-            or (person_years.layout = 'v2' and services.asked_in_v2)
-            or (person_years.layout = 'v3' and services.asked_in_v3)
+        on {{ asked_in_layout('person_years.layout', 'services') }}
 ),
 
 final as (

@@ -45,14 +45,7 @@ ranked as (
     from scored
     window person_year as (
         partition by person_id, mapping_year
-        order by
-            completeness desc,
-            mapped_on desc,
-            agency_priority asc,
-            delivered_on asc,
-            delivery_seq asc,
-            registration_id asc,
-            submission_id asc
+        order by {{ deduplication_order() }}
         rows between unbounded preceding and unbounded following
     )
 ),
