@@ -211,6 +211,14 @@ def return_packages(
     unencrypted: Annotated[
         bool, typer.Option("--unencrypted", help="Write plain files (the summary says so in red)")
     ] = False,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            help="Pseudonym: write the one-user sheet (PDF, encrypted) of this person instead, with exactly one "
+            "--municipality; written to <returns>/<municipality>/one-user/<pseudonym>/",
+        ),
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Give each municipality its own registrations back (restricted): per municipality a workbook
@@ -220,7 +228,7 @@ def return_packages(
     from brukerplan.returns.command import ReturnRequest, run_return_command
 
     settings = load_settings(warehouse=warehouse, returns=returns, return_keys=keys)
-    request = ReturnRequest(municipalities=list(municipality or []), year=year, unencrypted=unencrypted)
+    request = ReturnRequest(municipalities=list(municipality or []), year=year, unencrypted=unencrypted, person=person)
     raise typer.Exit(run_return_command(settings, request, console))
 
 

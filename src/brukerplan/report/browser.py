@@ -239,6 +239,9 @@ class Tab:
         return result.get("result", {}).get("value")
 
     def pdf(self, path: Path) -> None:
+        path.write_bytes(self.pdf_bytes())
+
+    def pdf_bytes(self) -> bytes:
         data = self._call(
             "Page.printToPDF",
             {
@@ -249,7 +252,7 @@ class Tab:
                 "generateDocumentOutline": False,
             },
         )["data"]
-        path.write_bytes(base64.b64decode(data))
+        return base64.b64decode(data)
 
     def screenshot(self, path: Path, full_page: bool = True) -> None:
         params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full_page}

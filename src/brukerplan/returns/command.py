@@ -9,16 +9,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from brukerplan import __version__
 from brukerplan.codes import load_codebook
-from brukerplan.returns.crypto import encrypt_workbook
-from brukerplan.returns.data import ReturnsWarehouse, ReturnUsageError
+from brukerplan.returns.crypto import encrypt_pdf, encrypt_workbook
+from brukerplan.returns.data import MunicipalityData, ReturnsWarehouse, ReturnUsageError
 from brukerplan.returns.keys import ReturnKeysError, load_keys
 from brukerplan.returns.package import Package, PackageFile, clean_partials, write_package
+from brukerplan.returns.sheet import print_pdf, render_person
 from brukerplan.returns.workbook import Labels, build_workbook
 from brukerplan.settings import RETURN_KEYS_ENV, Settings
 
@@ -28,6 +30,7 @@ class ReturnRequest:
     municipalities: list[str] = field(default_factory=list)  # empty: every municipality that mapped in `year`
     year: int | None = None  # None: the latest mapping year in the warehouse
     unencrypted: bool = False
+    person: str | None = None  # a one-user sheet for this pseudonym (with exactly one municipality)
 
 
 @dataclass
@@ -50,10 +53,40 @@ def plan(warehouse: ReturnsWarehouse, request: ReturnRequest) -> tuple[int, list
     for code in request.municipalities:
         if code not in names:
             raise ReturnUsageError(f"--municipality {code}: not a municipality of the target structure")
+    if request.person is not None:
+        if len(request.municipalities) != 1:
+            raise ReturnUsageError("--person needs exactly one --municipality (the one that registered the person)")
+        if not warehouse.has_person(request.municipalities[0], request.person, year):
+            raise ReturnUsageError(
+                f"--person {request.person}: not registered by municipality {request.municipalities[0]} up to {year}"
+            )
     mapped = warehouse.mapped(year)
     wanted = request.municipalities or sorted(mapped)
     skipped = {code: f"did not map in {year}" for code in wanted if code not in mapped}
     return year, [code for code in wanted if code in mapped], skipped
+
+
+def person_package(
+    data: MunicipalityData, request: ReturnRequest, labels: Labels, secret: str | None, created_at: datetime
+) -> Package:
+    """The one-user sheet: the PDF (AES-256 with the municipality's secret), and the HTML page only when
+    --unencrypted (an HTML page cannot be encrypted)."""
+    rows = data.registrations.filter(pl.col("person_id") == request.person)
+    html = render_person(rows, labels, (data.municipality_code, data.municipality_name), created_at)
+    pdf = print_pdf(html)
+    stem = f"bruker_{request.person}"
+    files = [PackageFile(f"{stem}.pdf", pdf if secret is None else encrypt_pdf(pdf, secret), secret is not None)]
+    if request.unencrypted:
+        files.append(PackageFile(f"{stem}.html", html.encode("utf-8"), False))
+    return Package(
+        municipality_code=data.municipality_code,
+        municipality_name=data.municipality_name,
+        year=data.year,
+        years=sorted(rows["mapping_year"].unique().to_list()),
+        submissions=[],
+        files=files,
+        name=f"one-user/{request.person}",
+    )
 
 
 def run_return(settings: Settings, request: ReturnRequest, console: Console) -> tuple[ReturnSummary, int]:
@@ -81,6 +114,12 @@ def run_return(settings: Settings, request: ReturnRequest, console: Console) -> 
                     progress.advance(task)
                     continue
                 data = warehouse.municipality(code, names.get(code, ""), year)
+                if request.person is not None:
+                    package = person_package(data, request, labels, keys.get(code), created_at)
+                    folder = write_package(settings.returns, package, created_at, __version__)
+                    summary.packages.append((code, 1, len(package.files), folder))
+                    progress.advance(task)
+                    continue
                 workbook = build_workbook(data, labels, created_at)
                 if not request.unencrypted:
                     workbook = encrypt_workbook(workbook, keys[code])

@@ -32,6 +32,11 @@ class Package:
     years: list[int]
     submissions: list[dict[str, object]]
     files: list[PackageFile] = field(default_factory=list)
+    name: str = ""  # the folder under <municipality>/: the year, or one-user/<pseudonym> for a one-user sheet
+
+    @property
+    def folder(self) -> str:
+        return self.name or str(self.year)
 
     def manifest(self, created_at: datetime, version: str) -> dict[str, object]:
         """Plain metadata, no person data."""
@@ -75,11 +80,12 @@ def _fsync(path: Path) -> None:
 
 
 def write_package(root: Path, package: Package, created_at: datetime, version: str) -> Path:
-    """Write the package to root/<municipality>/<year>/, replacing an older one of the same year."""
+    """Write the package to root/<municipality>/<folder>/, replacing an older one in the same place."""
     with private_files():
-        parent = private_dir(private_dir(root) / package.municipality_code)
-        target = parent / str(package.year)
-        work = parent / f"{PARTIAL_PREFIX}{package.year}-{os.getpid()}"
+        target = private_dir(root) / package.municipality_code / package.folder
+        parent = private_dir(target.parent)
+        private_dir(root / package.municipality_code)
+        work = parent / f"{PARTIAL_PREFIX}{target.name}-{os.getpid()}"
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(mode=0o700)
@@ -93,7 +99,7 @@ def write_package(root: Path, package: Package, created_at: datetime, version: s
         (work / "manifest.json").write_text(manifest + "\n", encoding="utf-8")
         _fsync(work)
         if target.exists():
-            old = parent / f"{PARTIAL_PREFIX}old-{package.year}-{os.getpid()}"
+            old = parent / f"{PARTIAL_PREFIX}old-{target.name}-{os.getpid()}"
             os.replace(target, old)
             os.replace(work, target)
             shutil.rmtree(old, ignore_errors=True)
