@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from brukerplan.durable import fsync_dir
 from brukerplan.restricted import PRIVATE_UMASK, private_dir
 
 PAUSE_AT_ENV = "BRUKERPLAN_INGEST_PAUSE_AT"
@@ -49,14 +50,6 @@ def checkpoint(name: str) -> None:
 
 class LockTimeout(RuntimeError):
     """Another ingest run held the landing zone longer than the lock timeout."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
@@ -224,7 +217,7 @@ class LandingZone:
         for item in items:
             os.replace(self.tmp / item.submission_id / "record.json", self.record_path(item.submission_id))
             checkpoint("after_record")
-        _fsync_dir(self.root / "submissions")
+        fsync_dir(self.root / "submissions")
         for item in items:
             shutil.rmtree(self.tmp / item.submission_id)
 
@@ -241,11 +234,11 @@ class LandingZone:
             _write_json(work / attachment, payload)
         _write_json(work / "report.json", report)
         _write_bytes(work / "report.md", _report_markdown(report).encode("utf-8"))
-        _fsync_dir(work)
+        fsync_dir(work)
         checkpoint("before_quarantine")
         target = self.root / "quarantine" / sha256
         os.replace(work, target)
-        _fsync_dir(self.root / "quarantine")
+        fsync_dir(self.root / "quarantine")
         return target
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from brukerplan.durable import fsync_dir
 from brukerplan.restricted import private_dir, private_files
 
 PARTIAL_PREFIX = ".partial-"
@@ -71,14 +72,6 @@ def clean_partials(root: Path) -> list[str]:
     return removed
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_package(root: Path, package: Package, created_at: datetime, version: str) -> Path:
     """Write the package to root/<municipality>/<folder>/, replacing an older one in the same place."""
     with private_files():
@@ -97,7 +90,7 @@ def write_package(root: Path, package: Package, created_at: datetime, version: s
                 os.fsync(handle.fileno())
         manifest = json.dumps(package.manifest(created_at, version), indent=2, ensure_ascii=False, default=str)
         (work / "manifest.json").write_text(manifest + "\n", encoding="utf-8")
-        _fsync(work)
+        fsync_dir(work)
         if target.exists():
             old = parent / f"{PARTIAL_PREFIX}old-{target.name}-{os.getpid()}"
             os.replace(target, old)
@@ -105,5 +98,5 @@ def write_package(root: Path, package: Package, created_at: datetime, version: s
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(work, target)
-        _fsync(parent)
+        fsync_dir(parent)
     return target
