@@ -6,6 +6,7 @@
 -- municipality in force within its scope (a municipality, every municipality of a county, or all), with its
 -- would-be submission id, is_quarantined = true and zero counts. A file whose name gives no year or scope (Q05) is
 -- attributable to no municipality and is not in this mart.
+{% set audit_key = ['municipality_code_registered', 'mapping_year', 'submission_id'] %}  {#- the audit grain -#}
 
 {%- set reject_rules = ['R01', 'R02', 'R03', 'R04', 'R05', 'R06', 'R07'] %}
 
@@ -209,25 +210,13 @@ submission_rows as (
     left join submissions
         on audit_keys.submission_id = submissions.submission_id
     left join landed_counts
-        on
-            audit_keys.municipality_code_registered = landed_counts.municipality_code_registered
-            and audit_keys.mapping_year = landed_counts.mapping_year
-            and audit_keys.submission_id = landed_counts.submission_id
+        on {{ same_keys('audit_keys', 'landed_counts', audit_key) }}
     left join reject_counts
-        on
-            audit_keys.municipality_code_registered = reject_counts.municipality_code_registered
-            and audit_keys.mapping_year = reject_counts.mapping_year
-            and audit_keys.submission_id = reject_counts.submission_id
+        on {{ same_keys('audit_keys', 'reject_counts', audit_key) }}
     left join duplicate_counts
-        on
-            audit_keys.municipality_code_registered = duplicate_counts.municipality_code_registered
-            and audit_keys.mapping_year = duplicate_counts.mapping_year
-            and audit_keys.submission_id = duplicate_counts.submission_id
+        on {{ same_keys('audit_keys', 'duplicate_counts', audit_key) }}
     left join person_counts
-        on
-            audit_keys.municipality_code_registered = person_counts.municipality_code_registered
-            and audit_keys.mapping_year = person_counts.mapping_year
-            and audit_keys.submission_id = person_counts.submission_id
+        on {{ same_keys('audit_keys', 'person_counts', audit_key) }}
 ),
 
 quarantine_rows as (

@@ -2,6 +2,7 @@
 -- many participated (rule 7), the population they cover, and the agencies, submissions and current
 -- registrations behind the figures. Unlike the other marts, every geography in force has a row in every
 -- mapping year with data (non-participation is the fact shown here: zero participating municipalities).
+{% set geo_year = ['geo_level', 'geo_code', 'mapping_year'] %}  {#- a geography in a mapping year -#}
 
 with
 
@@ -172,15 +173,9 @@ combined as (
         coalesce(persons_rolled_up.persons, 0) as persons
     from municipalities_rolled_up
     left join registrations_rolled_up
-        on
-            municipalities_rolled_up.geo_level = registrations_rolled_up.geo_level
-            and municipalities_rolled_up.geo_code = registrations_rolled_up.geo_code
-            and municipalities_rolled_up.mapping_year = registrations_rolled_up.mapping_year
+        on {{ same_keys('municipalities_rolled_up', 'registrations_rolled_up', geo_year) }}
     left join persons_rolled_up
-        on
-            municipalities_rolled_up.geo_level = persons_rolled_up.geo_level
-            and municipalities_rolled_up.geo_code = persons_rolled_up.geo_code
-            and municipalities_rolled_up.mapping_year = persons_rolled_up.mapping_year
+        on {{ same_keys('municipalities_rolled_up', 'persons_rolled_up', geo_year) }}
 ),
 
 participation_history as (

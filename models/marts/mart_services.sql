@@ -5,6 +5,7 @@
 -- received or recommended (only in persons_status_unknown); the *_in_known_set columns count every known set
 -- instead. The next-mapping columns follow the persons of a cell to the next mapping of the same geography for
 -- the same group and count who received the service then.
+{% set cell = ['geo_level', 'geo_code', 'mapping_year', 'user_group'] %}  {#- a mart cell without the service -#}
 
 with
 
@@ -224,25 +225,11 @@ combined as (
         end as recommended_received_at_next_mapping
     from cells
     left join followed_up_counts
-        on
-            cells.geo_level = followed_up_counts.geo_level
-            and cells.geo_code = followed_up_counts.geo_code
-            and cells.mapping_year = followed_up_counts.mapping_year
-            and cells.user_group = followed_up_counts.user_group
+        on {{ same_keys('cells', 'followed_up_counts', cell) }}
     left join recommended_followed_up
-        on
-            cells.geo_level = recommended_followed_up.geo_level
-            and cells.geo_code = recommended_followed_up.geo_code
-            and cells.mapping_year = recommended_followed_up.mapping_year
-            and cells.user_group = recommended_followed_up.user_group
-            and cells.service_code = recommended_followed_up.service_code
+        on {{ same_keys('cells', 'recommended_followed_up', cell + ['service_code']) }}
     left join received_next
-        on
-            cells.geo_level = received_next.geo_level
-            and cells.geo_code = received_next.geo_code
-            and cells.mapping_year = received_next.mapping_year
-            and cells.user_group = received_next.user_group
-            and cells.service_code = received_next.service_code
+        on {{ same_keys('cells', 'received_next', cell + ['service_code']) }}
 )
 
 select
