@@ -101,6 +101,7 @@ def test_code_values_cover_every_service_and_agency_label() -> None:
         assert row["raw_value"] == row["raw_value"].strip().lower()
 
 
+@pytest.mark.slow
 def test_dbt_builds_reference_seeds_into_a_temporary_warehouse(dbt, tmp_settings: Settings) -> None:
     outcome = dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "eager"])
     assert outcome.success, outcome.failures

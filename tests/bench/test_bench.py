@@ -8,7 +8,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from brukerplan.settings import PROJECT_DIR
+
+pytestmark = pytest.mark.slow
 
 EXPECTED_STEPS = {
     "synth",

@@ -13,17 +13,11 @@ import pytest
 from brukerplan.settings import Settings
 from brukerplan.warehouse.dbt_runner import DbtOutcome, run_dbt
 from tests.core.landing_fixture import Submission, registration, write_submission
-from tests.support import settings_under
+from tests.support import CORE_SELECTION, RULE_MODELS, settings_under
+
+pytestmark = pytest.mark.slow
 
 D = dt.date
-RULE_MODELS = (
-    "int_current_submission",
-    "int_age",
-    "int_deduplication",
-    "int_classification",
-    "int_harmonisation",
-    "int_population",
-)
 # Person pseudonyms: 16 hex characters.
 P = {n: f"{n:016x}" for n in range(1, 20)}
 UNKNOWN_MENTAL = {"area_mental_health": "unknown"}
@@ -131,23 +125,6 @@ def _scenario() -> tuple[list[Submission], list[Submission]]:
     return visible, [partial]
 
 
-# The models of this area (staging, rules 1-6, core) and everything upstream; other areas' models are not built.
-CORE_SELECTION = [
-    "--select",
-    "+path:models/core",
-    "+int_population",
-    "+path:models/staging",
-    "--exclude",
-    "resource_type:unit_test",
-    "--indirect-selection",
-    "cautious",
-]
-
-
-def module_settings(root: Path) -> Settings:
-    return settings_under(root)
-
-
 @pytest.fixture(scope="module")
 def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("core_build")
@@ -156,7 +133,7 @@ def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def built(build_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     root = build_root
-    settings = module_settings(root)
+    settings = settings_under(root)
     visible, partial = _scenario()
     for sub in visible:
         write_submission(settings.landing, sub)
@@ -291,7 +268,7 @@ def test_every_model_and_column_of_this_area_is_documented(built: duckdb.DuckDBP
     target = build_root / "target"
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     catalog = json.loads((target / "catalog.json").read_text(encoding="utf-8"))
-    ours = ("models/staging/", "models/core/", *(f"models/intermediate/{m}.sql" for m in RULE_MODELS))
+    ours = ("models/staging/", "models/core/", *(f"models/intermediate/rules/{m}.sql" for m in RULE_MODELS))
     checked = 0
     undocumented = []
     for uid, entry in catalog["nodes"].items():

@@ -1,64 +1,36 @@
-"""End to end on generated data: synth -> ingest -> dbt build (this area's models) -> persons per mapping year,
-registered municipality and finest user group, and the de-duplication audit, equal the generator's ground truth
-(docs/truth.md) exactly. Scale and years can be raised from the environment:
+"""End to end on generated data: synth -> ingest -> dbt (the session chain of tests/conftest.py) -> persons per
+mapping year, registered municipality and finest user group, and the de-duplication audit, equal the generator's
+ground truth (docs/truth.md) exactly. Scale and years can be raised from the environment:
 
     BRUKERPLAN_TEST_SCALE=0.05 BRUKERPLAN_TEST_YEARS=2013-2024 .venv/bin/pytest tests/core/test_end_to_end.py
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from brukerplan.settings import PROJECT_DIR, Settings
-from brukerplan.warehouse.dbt_runner import run_dbt
-from tests.core.test_core_build import CORE_SELECTION, module_settings
-
-DEFAULT_SCALE = "0.02"
-DEFAULT_YEARS = "2019-2020"
+from tests.conftest import ChainRun
 
 pytestmark = pytest.mark.slow
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "brukerplan", *args],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
-    scale = os.environ.get("BRUKERPLAN_TEST_SCALE", DEFAULT_SCALE)
-    years = os.environ.get("BRUKERPLAN_TEST_YEARS", DEFAULT_YEARS)
-    root = tmp_path_factory.mktemp("core_chain")
-    settings: Settings = module_settings(root)
-    synth = _cli("synth", "--out", str(root / "synth"), "--scale", scale, "--years", years)
-    assert synth.returncode == 0, synth.stdout + synth.stderr
-    ingest = _cli("ingest", str(root / "synth" / "extracts"), "--landing", str(settings.landing))
-    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
-    outcome = run_dbt(["build", *CORE_SELECTION], settings, target_path=root / "target", log_path=root / "logs")
-    assert outcome.success, outcome.failures
-    con = duckdb.connect(":memory:")
-    con.execute(f"attach '{settings.warehouse}' as wh (read_only)")
-    truth = root / "synth" / "truth"
+def con(chain: ChainRun) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The chain's warehouse (as wh, read-only) beside the generator's truth (all text); the dbt tests of this
+    area passed on it."""
+    assert chain.core_tests.success, chain.core_tests.failures
+    connection = duckdb.connect(":memory:")
+    connection.execute(f"attach '{chain.settings.warehouse}' as wh (read_only)")
     for name in ("persons", "dedup", "audit"):
-        con.execute(
-            f"create view truth_{name} as select * from read_csv('{truth / (name + '.csv')}', header = true, "
+        connection.execute(
+            f"create view truth_{name} as select * from read_csv('{chain.truth / (name + '.csv')}', header = true, "
             "all_varchar = true)"
         )
-    yield con, truth
-    con.close()
+    yield connection
+    connection.close()
 
 
 def _difference(con: duckdb.DuckDBPyConnection, ours: str, theirs: str) -> tuple[list[tuple], list[tuple]]:
@@ -67,8 +39,7 @@ def _difference(con: duckdb.DuckDBPyConnection, ours: str, theirs: str) -> tuple
     return only_ours, only_truth
 
 
-def test_persons_per_year_municipality_and_group_equal_the_truth(chain) -> None:
-    con, _ = chain
+def test_persons_per_year_municipality_and_group_equal_the_truth(con: duckdb.DuckDBPyConnection) -> None:
     ours = (
         "select mapping_year::varchar, municipality_code_registered, user_group, count(*)::varchar "
         "from wh.core.fct_person_year group by all"
@@ -78,8 +49,7 @@ def test_persons_per_year_municipality_and_group_equal_the_truth(chain) -> None:
     assert _difference(con, ours, theirs) == ([], [])
 
 
-def test_dedup_audit_equals_the_truth(chain) -> None:
-    con, _ = chain
+def test_dedup_audit_equals_the_truth(con: duckdb.DuckDBPyConnection) -> None:
     columns = (
         "mapping_year::varchar, person_id, submission_id, registration_id, municipality_code_registered, "
         "kept_submission_id, kept_registration_id, kept_municipality_code_registered, deciding_tiebreak, "
@@ -91,8 +61,7 @@ def test_dedup_audit_equals_the_truth(chain) -> None:
     assert _difference(con, ours, theirs) == ([], [])
 
 
-def test_audit_figures_per_municipality_and_year_equal_the_truth(chain) -> None:
-    con, _ = chain
+def test_audit_figures_per_municipality_and_year_equal_the_truth(con: duckdb.DuckDBPyConnection) -> None:
     ours = """
         with registrations as (select * from wh.intermediate.int_current_submission),
         dropped as (select * from wh.core.dedup_audit),

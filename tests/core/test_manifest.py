@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from brukerplan.settings import Settings
 from brukerplan.warehouse.dbt_runner import run_dbt
+from tests.support import RULE_MODELS, settings_under
+
+pytestmark = pytest.mark.slow  # the manifest fixture parses the dbt project
 
 PK_COMBINATION = "unique_combination_of_columns"
 
@@ -38,13 +40,7 @@ MODEL_SPECIFIC_DESCRIPTIONS: dict[tuple[str, str], str] = {
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("manifest")
-    settings = Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=root / "published" / "brukerplan.duckdb",
-        reports=root / "reports",
-    )
+    settings = settings_under(root)
     outcome = run_dbt(["parse"], settings, target_path=root / "target", log_path=root / "logs")
     assert outcome.success, outcome.failures
     return json.loads((root / "target" / "manifest.json").read_text(encoding="utf-8"))
@@ -192,12 +188,7 @@ def test_contract_models_exist(manifest: dict) -> None:
         "stg_landing__registrations",
         "stg_landing__rejects",
         "stg_landing__submissions",
-        "int_current_submission",
-        "int_age",
-        "int_deduplication",
-        "int_classification",
-        "int_harmonisation",
-        "int_population",
+        *RULE_MODELS,
         "fct_person_year",
         "fct_person_year_service",
         "dedup_audit",
@@ -209,5 +200,4 @@ def test_contract_models_exist(manifest: dict) -> None:
     }
     assert expected <= names, sorted(expected - names)
     unit_tested = {node["model"] for node in manifest.get("unit_tests", {}).values()}
-    rules = {"int_current_submission", "int_age", "int_deduplication", "int_classification", "int_harmonisation"}
-    assert rules | {"int_population"} <= unit_tested
+    assert set(RULE_MODELS) <= unit_tested

@@ -114,6 +114,7 @@ def _check_after_kill(point: str, landing: Path, marker: Path) -> None:
         assert visible == set()  # the first file was interrupted before its record
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "point",
     ["after_tmp_write", "after_rejects_partition", "before_record", "after_record", "before_quarantine"],
@@ -140,6 +141,7 @@ def test_sigkill_at_any_point_leaves_nothing_partial(point, extracts, run_ingest
     _assert_everything_landed_once(landing, expected)
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_land_each_file_exactly_once(extracts, tmp_settings):
     expected = _folder(extracts)
     landing = tmp_settings.landing

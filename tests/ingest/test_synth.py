@@ -4,8 +4,6 @@ expected.json (rows, rules and columns of the rejects, quarantine rules, duplica
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,8 +11,7 @@ import pytest
 
 from brukerplan.settings import Settings
 from tests.ingest.conftest import read_landed
-
-BRUKERPLAN = str(Path(sys.executable).parent / "brukerplan")
+from tests.support import run_cli, settings_under
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +19,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def synth_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth")
-    subprocess.run(
-        [BRUKERPLAN, "synth", "--out", str(out), "--scale", "0.01", "--years", "2013-2024", "--bad-inputs"],
-        check=True,
-        capture_output=True,
-    )
+    done = run_cli("synth", "--out", str(out), "--scale", "0.01", "--years", "2013-2024", "--bad-inputs")
+    assert done.returncode == 0, done.stdout + done.stderr
     return out
 
 
@@ -41,9 +35,10 @@ def test_every_synthetic_extract_lands_without_rejects(synth_out, run_ingest, tm
     assert {r["layout"] for r in landed} == {"v1", "v2", "v3"}
 
 
-def test_each_bad_input_gives_its_expected_outcome(synth_out, run_ingest, tmp_settings: Settings):
+def test_each_bad_input_gives_its_expected_outcome(synth_out, run_ingest, tmp_settings: Settings, tmp_path: Path):
     expected = json.loads((synth_out / "bad" / "expected.json").read_text(encoding="utf-8"))
-    settings = Settings.load(environ={}, landing=tmp_settings.landing, reject_threshold=expected["reject_threshold"])
+    settings = settings_under(tmp_path, reject_threshold=expected["reject_threshold"])
+    assert settings.landing == tmp_settings.landing
     result = run_ingest([synth_out / "bad"], settings=settings)
     got = {f.name: f for f in result.files}
     rejects: dict[str, list[tuple]] = {}

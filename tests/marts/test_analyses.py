@@ -8,14 +8,14 @@ import duckdb
 import pytest
 
 from brukerplan.settings import PROJECT_DIR
-from tests.marts.conftest import ChainRun
+from tests.conftest import ChainRun
 
 ANALYSES = sorted(path.stem for path in (PROJECT_DIR / "analyses").glob("*.sql"))
 
 
 @pytest.fixture(scope="module")
 def compiled(chain: ChainRun) -> Path:
-    assert chain.analyses_outcome.success, chain.analyses_outcome.failures
+    assert chain.analyses.success, chain.analyses.failures
     return chain.compiled_analyses
 
 
@@ -26,6 +26,7 @@ def test_there_are_analyses_with_a_header_comment() -> None:
         assert text.startswith("-- Question:"), f"{name}.sql must start with a comment stating its question"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ANALYSES)
 def test_analysis_runs(name: str, compiled: Path, warehouse: duckdb.DuckDBPyConnection) -> None:
     sql = (compiled / f"{name}.sql").read_text(encoding="utf-8")
@@ -38,6 +39,7 @@ def test_analysis_runs(name: str, compiled: Path, warehouse: duckdb.DuckDBPyConn
         assert rows, f"{name} returned no rows on generated data"
 
 
+@pytest.mark.slow
 def test_trondheim_analysis_matches_the_mart(compiled: Path, warehouse: duckdb.DuckDBPyConnection) -> None:
     sql = (compiled / "trondheim_persons_per_1000.sql").read_text(encoding="utf-8")
     answer = {(row[0], row[1]) for row in warehouse.execute(sql).fetchall()}
@@ -50,6 +52,7 @@ def test_trondheim_analysis_matches_the_mart(compiled: Path, warehouse: duckdb.D
     assert answer == expected
 
 
+@pytest.mark.slow
 def test_service_gaps_are_the_largest_per_county(compiled: Path, warehouse: duckdb.DuckDBPyConnection) -> None:
     sql = (compiled / "largest_service_gaps_per_county.sql").read_text(encoding="utf-8")
     rows = warehouse.execute(sql).fetchall()

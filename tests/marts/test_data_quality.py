@@ -13,16 +13,18 @@ import duckdb
 import pytest
 
 from brukerplan.warehouse.dbt_runner import run_dbt
-from tests.marts.conftest import _cli, _settings, built_once
+from tests.support import built_once, run_cli, settings_under
+
+pytestmark = pytest.mark.slow
 
 RULES = ["R01", "R02", "R03", "R04", "R05", "R06", "R07"]
 
 
 def _build(root: Path) -> dict:
-    settings = _settings(root)
-    synth = _cli("synth", "--out", str(root / "synth"), "--scale", "0.01", "--years", "2019-2020", "--bad-inputs")
+    settings = settings_under(root)
+    synth = run_cli("synth", "--out", str(root / "synth"), "--scale", "0.01", "--years", "2019-2020", "--bad-inputs")
     assert synth.returncode == 0, synth.stdout + synth.stderr
-    ingest = _cli("ingest", str(root / "synth" / "bad"), "--landing", str(settings.landing))
+    ingest = run_cli("ingest", str(root / "synth" / "bad"), "--landing", str(settings.landing))
     assert ingest.returncode == 1, ingest.stdout + ingest.stderr  # some files are quarantined by design
     paths = {"target_path": root / "dbt_target", "log_path": root / "dbt_logs"}
     for step in (["seed"], ["run", "--select", "+mart_data_quality"]):
@@ -36,7 +38,7 @@ def bad_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.D
     root, _ = built_once(tmp_path_factory, "marts_bad_inputs", _build)
     bad = root / "synth" / "bad"
     expected = json.loads((bad / "expected.json").read_text(encoding="utf-8"))
-    con = duckdb.connect(str(_settings(root).warehouse), read_only=True)
+    con = duckdb.connect(str(settings_under(root).warehouse), read_only=True)
     yield con, bad, expected
     con.close()
 

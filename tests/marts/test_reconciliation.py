@@ -6,8 +6,11 @@ figures are computed here from the truth files, independently of the dbt models.
 from __future__ import annotations
 
 import duckdb
+import pytest
 
-from tests.marts.conftest import ChainRun
+from tests.conftest import ChainRun
+
+pytestmark = pytest.mark.slow
 
 # Rule 4, written out independently of the code list: which groups a finest group counts in.
 GROUPS = """
@@ -91,8 +94,8 @@ def assert_same_rows(con: duckdb.DuckDBPyConnection, actual: str, expected: str,
 
 def test_dbt_tests_of_the_marts_pass(chain: ChainRun) -> None:
     """Data tests (keys, ranges, invariants), unit tests and the singular assert_mart_* tests, on generated data."""
-    assert chain.test_outcome.success, chain.test_outcome.failures
-    assert chain.test_outcome.counts.get("pass", 0) > 100
+    assert chain.mart_tests.success, chain.mart_tests.failures
+    assert chain.mart_tests.counts.get("pass", 0) > 100
 
 
 def test_trends_rows_are_exactly_the_participating_geographies(warehouse: duckdb.DuckDBPyConnection) -> None:

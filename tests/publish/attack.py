@@ -1200,6 +1200,60 @@ def attack(
     return res
 
 
+# ---------------------------------------------------------------------------------------------------------
+# checking the attacker (used by the tests): the true values, and the solvers on a system given directly
+
+
+def true_values(warehouse: Path | str) -> dict[tuple[str, tuple, str], int]:
+    """Every count of the unsuppressed marts of a warehouse file (schema marts), by (table, key, column)."""
+    values = {}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for table, keys in KEYS.items():
+            cursor = con.execute(f"select * from marts.{table}")
+            names = [d[0] for d in cursor.description]
+            for record in cursor.fetchall():
+                row = dict(zip(names, record, strict=True))
+                key = tuple(row[k] for k in keys)
+                for column, value in row.items():
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        values[(table, key, column)] = value
+    finally:
+        con.close()
+    return values
+
+
+def wrong_values(result: AttackResult, warehouse: Path | str) -> list[Cell]:
+    """The cells the attack recovered or determined with a value other than the warehouse's (kept cells only)."""
+    truth = true_values(warehouse)
+    return [c for c in result.recovered_cells + result.determined_cells if truth[(c.table, c.key, c.column)] != c.value]
+
+
+def solve(
+    eq: np.ndarray, cell: np.ndarray, coef: np.ndarray, value: np.ndarray, withheld: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The attack's two solvers on a system given directly: equations sum(coef * value of cell) = 0 as memberships
+    (eq, cell, coef), cell values `value`, the cells in `withheld` unknown. Returns the withheld cells that
+    substitution recovers and the ones exact linear algebra fixes (substitution's among them)."""
+    wid = np.nonzero(withheld)[0]
+    if not wid.size:
+        return wid, wid
+    n_eq = int(eq.max()) + 1
+    column = np.full(withheld.shape, -1, dtype=np.int64)
+    column[wid] = np.arange(wid.size)
+    unknown = withheld[cell]
+    A = sp.csr_matrix(
+        (coef[unknown].astype(np.int64), (eq[unknown], column[cell[unknown]])), shape=(n_eq, wid.size), dtype=np.int64
+    )
+    A.sum_duplicates()
+    A.eliminate_zeros()
+    rhs = np.zeros(n_eq, dtype=np.int64)
+    np.add.at(rhs, eq[~unknown], -coef[~unknown].astype(np.int64) * value[cell[~unknown]])
+    known, *_ = _substitute(A, rhs)
+    fixed, _, _ = _exact(A, rhs, seed)
+    return wid[known], wid[fixed]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path)

@@ -13,14 +13,10 @@ from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
 from tests.support import settings_under
 
 
-def settings_for(root: Path, threshold: int = 5) -> Settings:
-    return settings_under(root, suppression_threshold=threshold)
-
-
 def build_and_publish(
     root: Path, shape: FixtureShape, threshold: int = 5, **options: object
 ) -> tuple[Settings, PublishResult]:
-    settings = settings_for(root, threshold)
+    settings = settings_under(root, suppression_threshold=threshold)
     make_warehouse(settings.warehouse, shape)
     result = publish(settings, **options)  # type: ignore[arg-type]
     assert result.stats.audit_complete

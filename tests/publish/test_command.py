@@ -14,15 +14,15 @@ from brukerplan.cli import app
 from brukerplan.publish import PublishError, publish
 from brukerplan.publish import writer as writer_module
 from brukerplan.settings import Settings
-from tests.publish.conftest import settings_for
 from tests.publish.warehouse_fixture import FixtureShape, make_warehouse, write_run_results
+from tests.support import settings_under
 
 SMALL = FixtureShape(seed=11, max_persons=25, years=(2021,), municipalities=("5001", "5006", "1505"))
 
 
 @pytest.fixture
 def small(tmp_path: Path) -> Settings:
-    settings = settings_for(tmp_path)
+    settings = settings_under(tmp_path)
     make_warehouse(settings.warehouse, SMALL)
     return settings
 
@@ -76,7 +76,7 @@ def test_refuses_without_a_build_record(small: Settings) -> None:
 
 
 def test_refuses_when_the_warehouse_has_no_marts(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_under(tmp_path)
     settings.warehouse.parent.mkdir(parents=True)
     duckdb.connect(str(settings.warehouse)).close()
     write_run_results(settings.warehouse)
@@ -122,6 +122,7 @@ def test_the_threshold_comes_from_the_environment_and_the_option_wins(small: Set
     con.close()
 
 
+@pytest.mark.slow
 def test_a_crash_before_the_rename_leaves_the_old_file_and_no_temporary_files(
     small: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +143,7 @@ def test_a_crash_before_the_rename_leaves_the_old_file_and_no_temporary_files(
     assert hidden == [parquet_target.name]
 
 
+@pytest.mark.slow
 def test_republishing_replaces_file_and_parquet_and_keeps_one_previous_parquet_version(small: Settings) -> None:
     results = [publish(small) for _ in range(3)]
     assert _publication_id(small) == results[-1].publication_id

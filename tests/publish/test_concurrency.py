@@ -10,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from brukerplan.publish import publish
-from tests.publish.conftest import settings_for
 from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
+from tests.support import settings_under
+
+pytestmark = pytest.mark.slow
 
 READER = r"""
 import json, os, sys, time
@@ -62,8 +66,8 @@ print(json.dumps({"mode": mode, "errors": errors[:20], "versions": len(versions)
 
 
 def test_readers_see_only_complete_versions_while_publish_runs_repeatedly(tmp_path: Path) -> None:
-    settings_a = settings_for(tmp_path / "a")
-    settings_b = settings_for(tmp_path / "b").with_paths(published=settings_a.published)
+    settings_a = settings_under(tmp_path / "a")
+    settings_b = settings_under(tmp_path / "b").with_paths(published=settings_a.published)
     small = {"max_persons": 20, "years": (2021,), "municipalities": ("5001", "5006", "1505")}
     make_warehouse(settings_a.warehouse, FixtureShape(seed=21, **small))
     make_warehouse(settings_b.warehouse, FixtureShape(seed=22, **small))

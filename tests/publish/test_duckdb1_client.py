@@ -12,11 +12,14 @@ import venv
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from brukerplan.publish import publish
 from brukerplan.settings import PROJECT_DIR
-from tests.publish.conftest import settings_for
 from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
+from tests.support import settings_under
+
+pytestmark = pytest.mark.slow
 
 DUCKDB_1 = "1.4.5"  # the newest 1.4.x on PyPI when this was written
 VENV = PROJECT_DIR / ".venv-duckdb1"
@@ -51,7 +54,7 @@ def duckdb1_python() -> Path:
 
 
 def test_a_duckdb_1_4_client_reads_every_table(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_under(tmp_path)
     make_warehouse(settings.warehouse, FixtureShape(seed=5, max_persons=20, years=(2021,), municipalities=("5001",)))
     publish(settings)
     python = duckdb1_python()

@@ -13,24 +13,28 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from tests.support import AREAS
+
 FINEST = ["rus_only", "rop_less_serious", "rop_serious", "rus_mental_unknown", "mental"]
 RUS = FINEST[:4]
-AREAS = [
-    "housing",
-    "activity",
-    "economy",
-    "physical_health",
-    "mental_health",
-    "substance_use",
-    "social_functioning",
-    "network",
-]
 INDEX = "living_index"
 COLOURS = ["green", "yellow", "red", "unknown"]
 SERVICES = ["home_nursing", "lar", "ips"]
 STATUSES = ["continue", "new", "end", "none", "unknown"]
 MUNICIPALITIES = ["5001", "5006", "5007", "5014", "5020", "1505", "1506", "1507", "3401", "3403"]
 YEARS = [2017, 2019, 2021]
+# The fixture draws each service's status of a person independently, so the numbers about persons that the real
+# marts repeat on every service row (persons whose received / recommended sets are known) differ between the
+# service rows of the fixture. These identity kinds of the attacker (tests/publish/attack.py) hold on the
+# dbt-built marts; on the fixture the attacker finds them wrong on shown instances and leaves them out.
+FIXTURE_ONLY_WRONG = frozenset(
+    {
+        "services.repeat[persons_status_known]",
+        "services.repeat[persons_status_unknown]",
+        "services.repeat[received_set_known]",
+        "services.repeat[recommended_set_known]",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from rich.console import Console
 from brukerplan.report import ReportResult, build_reports
 from brukerplan.settings import PROJECT_DIR, Settings
 from tests.report.published_fixture import make_published
+from tests.support import settings_under
 
 ARTEFACTS = PROJECT_DIR / "build" / "test-artefacts" / "report"
 
@@ -24,16 +25,6 @@ class ReportRun:
     settings: Settings
 
 
-def settings_for(root: Path, published: Path) -> Settings:
-    return Settings.load(
-        environ={},
-        landing=root / "landing",
-        warehouse=root / "warehouse" / "brukerplan.duckdb",
-        published=published,
-        reports=root / "reports",
-    )
-
-
 @pytest.fixture(scope="session")
 def published_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("published")
@@ -43,7 +34,7 @@ def published_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def report_run(tmp_path_factory: pytest.TempPathFactory, published_file: Path) -> ReportRun:
     root = tmp_path_factory.mktemp("report")
-    settings = settings_for(root, published_file)
+    settings = settings_under(root, published=published_file)
     console = Console(file=open(root / "console.txt", "w", encoding="utf-8"), width=120)  # noqa: SIM115
     result = build_reports(settings, console, out=root / "reports")
     console.file.close()

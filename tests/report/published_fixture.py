@@ -15,18 +15,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tests.support import AREAS
+
 YEARS = list(range(2013, 2025))
 FINEST = ("rus_only", "rop_less_serious", "rop_serious", "rus_mental_unknown", "mental")
-AREAS = (
-    "housing",
-    "activity",
-    "economy",
-    "physical_health",
-    "mental_health",
-    "substance_use",
-    "social_functioning",
-    "network",
-)
 SERVICES = (
     ("home_nursing", "Hjemmesykepleie", "Home nursing"),
     ("practical_help", "Praktisk bistand", "Practical help"),
@@ -206,12 +198,15 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                 men = int(persons * 0.68)
                 prev = previous_year.get(group)
                 rate = 1000.0 * persons / pop
-                row = {
+                group_key = {
                     "geo_level": level,
                     "geo_code": code,
                     "geo_name": name,
                     "mapping_year": year,
                     "user_group": group,
+                }
+                row = {
+                    **group_key,
                     "persons": persons,
                     "persons_18plus": int(persons * 0.97),
                     "men": men,
@@ -247,11 +242,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                     colour_counts[area] = counts
                     for colour, count in counts.items():
                         r = {
-                            "geo_level": level,
-                            "geo_code": code,
-                            "geo_name": name,
-                            "mapping_year": year,
-                            "user_group": group,
+                            **group_key,
                             "area": area,
                             "colour": colour,
                             "persons": count,
@@ -264,11 +255,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                 housing.append(
                     _suppress(
                         {
-                            "geo_level": level,
-                            "geo_code": code,
-                            "geo_name": name,
-                            "mapping_year": year,
-                            "user_group": group,
+                            **group_key,
                             "housing_red": red,
                             "housing_yellow": yellow,
                             "housing_red_yellow": red + yellow,
@@ -306,11 +293,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                     services.append(
                         _suppress(
                             {
-                                "geo_level": level,
-                                "geo_code": code,
-                                "geo_name": name,
-                                "mapping_year": year,
-                                "user_group": group,
+                                **group_key,
                                 "service_code": service,
                                 "received": received,
                                 "recommended": recommended,

@@ -4,46 +4,15 @@ leaves the disk; screenshots are kept in build/test-artefacts/report/ (issue 9, 
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import shutil
-from pathlib import Path
 
-import duckdb
+import pytest
 
 from brukerplan.report.browser import Chromium, find_chromium
 from tests.report.conftest import ARTEFACTS, ReportRun
+from tests.report.pages import open_offline, pick_municipalities
 
-
-def pick_municipalities(published: Path) -> dict[str, str]:
-    """every_year / every_second_year / merged_2020 municipality codes, from the published file."""
-    con = duckdb.connect(str(published), read_only=True)
-    try:
-        all_years = [
-            r[0] for r in con.execute("select distinct mapping_year from mart_participation order by 1").fetchall()
-        ]
-        years = {
-            code: sorted(ys)
-            for code, ys in con.execute(
-                "select geo_code, list(mapping_year) from mart_participation where geo_level = 'municipality' "
-                "and municipalities_participating > 0 group by geo_code order by geo_code"
-            ).fetchall()
-        }
-        merged = con.execute(
-            "select municipality_code from dim_municipality where valid_to = ? group by municipality_code "
-            "having count(distinct municipality_code_registered) >= 2 order by municipality_code",
-            [dt.date(2020, 1, 1)],
-        ).fetchall()
-    finally:
-        con.close()
-    every = [c for c, ys in years.items() if ys == all_years]
-    second = [c for c, ys in years.items() if len(ys) >= 3 and all(b - a == 2 for a, b in itertools.pairwise(ys))]
-    merged_codes = [r[0] for r in merged if r[0] in years]
-    assert every and second and merged_codes, (every, second, merged_codes)
-    # three different municipalities where the data allow it
-    merged_pick = next((c for c in merged_codes if c not in every[:1]), merged_codes[0])
-    second_pick = next((c for c in second if c != merged_pick), second[0])
-    return {"every_year": every[0], "every_second_year": second_pick, "merged_2020": merged_pick}
+pytestmark = pytest.mark.browser
 
 
 def test_pages_open_in_chromium_without_errors(report_run: ReportRun) -> None:
@@ -57,14 +26,7 @@ def test_pages_open_in_chromium_without_errors(report_run: ReportRun) -> None:
     with Chromium(window=(1200, 900)) as browser:
         tab = browser.tab()
         for kind, page in pages.items():
-            tab.console_errors.clear()
-            tab.requests.clear()
-            tab.open(page.resolve().as_uri())
-            tab.screenshot(ARTEFACTS / f"{kind}-{page.stem}.png")
-            tab.drain()
-            assert tab.console_errors == [], f"{page.name}: {tab.console_errors}"
-            leaving = [u for u in tab.requests if not u.startswith(("file:", "data:", "about:"))]
-            assert leaving == [], f"{page.name} fetched {leaving}"
+            open_offline(tab, page, screenshot=ARTEFACTS / f"{kind}-{page.stem}.png")
             assert tab.evaluate("document.querySelectorAll('script[src], link[rel=stylesheet]').length") == 0
             if kind != "index":
                 assert tab.evaluate("document.querySelectorAll('svg.chart').length") >= 5

@@ -56,6 +56,7 @@ def test_without_chromium_html_is_written_and_pdfs_skipped(published_file: Path,
     assert "pdf/" not in page  # no PDF link when none is written
 
 
+@pytest.mark.slow  # report_run prints every page as a PDF with Chromium
 def test_default_selection_and_years_shown(report_run) -> None:  # type: ignore[no-untyped-def]
     pages = {p.stem for p in (report_run.out / "pages").glob("*.html")}
     # Røros (5025) never mapped: no page; every county and the country have one

@@ -6,18 +6,19 @@ published table it came from (a withheld cell is never printed as a number)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from brukerplan.report.browser import Chromium, find_chromium
 from brukerplan.settings import PROJECT_DIR
+from tests.report.pages import open_offline, pick_municipalities
 from tests.report.readback import Published, check_page
-from tests.report.test_browser import pick_municipalities
+from tests.support import run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ARTEFACTS = PROJECT_DIR / "build" / "test-artefacts" / "report-demo"
 
@@ -26,28 +27,19 @@ def test_demo_pages_open_without_errors_and_read_back(tmp_path: Path) -> None:
     assert find_chromium() is not None, "Chromium is needed: `apt-get install chromium` (make setup does it as root)"
     published = tmp_path / "published" / "brukerplan.duckdb"
     reports = tmp_path / "reports"
-    demo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "brukerplan",
-            "demo",
-            "--scale",
-            "0.01",
-            "--landing",
-            str(tmp_path / "data" / "landing"),
-            "--warehouse",
-            str(tmp_path / "warehouse" / "brukerplan.duckdb"),
-            "--published",
-            str(published),
-            "--reports",
-            str(reports),
-        ],
+    demo = run_cli(
+        "demo",
+        "--scale",
+        "0.01",
+        "--landing",
+        str(tmp_path / "data" / "landing"),
+        "--warehouse",
+        str(tmp_path / "warehouse" / "brukerplan.duckdb"),
+        "--published",
+        str(published),
+        "--reports",
+        str(reports),
         cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        check=False,
         timeout=1200,
     )
     assert demo.returncode == 0, demo.stdout[-5000:] + demo.stderr[-3000:]
@@ -63,14 +55,7 @@ def test_demo_pages_open_without_errors_and_read_back(tmp_path: Path) -> None:
         tab = browser.tab()
         for kind, page in pages.items():
             assert page.exists(), page
-            tab.console_errors.clear()
-            tab.requests.clear()
-            tab.open(page.resolve().as_uri())
-            tab.screenshot(ARTEFACTS / f"{kind}-{page.stem}.png")
-            tab.drain()
-            assert tab.console_errors == [], f"{page.name}: {tab.console_errors}"
-            leaving = [u for u in tab.requests if not u.startswith(("file:", "data:", "about:"))]
-            assert leaving == [], f"{page.name} fetched {leaving}"
+            open_offline(tab, page, screenshot=ARTEFACTS / f"{kind}-{page.stem}.png")
     assert len(list(ARTEFACTS.glob("*.png"))) == 4
 
     con = duckdb.connect(str(published), read_only=True)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.report.conftest import ReportRun
 from tests.report.readback import Published, check_page, figures_of
+
+pytestmark = pytest.mark.slow  # report_run prints every page as a PDF with Chromium
 
 
 def test_every_figure_equals_the_published_table(report_run: ReportRun) -> None:

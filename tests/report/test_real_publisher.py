@@ -13,7 +13,10 @@ from brukerplan.report import build_reports
 from brukerplan.report.browser import Chromium
 from tests.publish.conftest import build_and_publish
 from tests.publish.warehouse_fixture import FixtureShape
+from tests.report.pages import open_offline
 from tests.report.readback import Published, check_page
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +49,10 @@ def test_figures_read_back_from_the_real_published_file(real_run: tuple[Path, Pa
     assert shown > 100 and withheld > 100  # small counts: suppression bites on every page
 
 
+@pytest.mark.browser
 def test_real_pages_open_without_console_errors(real_run: tuple[Path, Path]) -> None:
     _, out = real_run
     with Chromium() as browser:
         tab = browser.tab()
         for page in [out / "index.html", *sorted((out / "pages").glob("*.html"))]:
-            tab.console_errors.clear()
-            tab.open(page.resolve().as_uri())
-            tab.drain()
-            assert tab.console_errors == [], f"{page.name}: {tab.console_errors}"
+            open_offline(tab, page)

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -24,14 +25,18 @@ SECRET = "one-user-secret-123"
 
 
 def _return(chain, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **chain.settings.as_env(), "TMPDIR": str(root)}
-    return subprocess.run(
+    # a short TMPDIR of the run's own: Chromium's profile sockets must fit in a Unix socket path (108 bytes)
+    tmpdir = tempfile.mkdtemp(prefix="bp-1u-", dir="/tmp")
+    env = {**os.environ, **chain.settings.as_env(), "TMPDIR": tmpdir}
+    run = subprocess.run(
         [sys.executable, "-m", "brukerplan", "return", "--returns", str(root / "returns"), *args],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    return run
 
 
 def test_one_user_sheet(chain, tmp_path: Path) -> None:
@@ -59,7 +64,6 @@ def test_one_user_sheet(chain, tmp_path: Path) -> None:
         assert document.encryption.bits == 256
 
     plain = tmp_path / "plain"
-    plain.mkdir()
     run = _return(chain, plain, "--unencrypted", "--municipality", code, "--person", person)
     assert run.returncode == 0 and "UNENCRYPTED" in run.stdout, run.stdout + run.stderr
     html = plain / "returns" / code / "one-user" / person / f"bruker_{person}.html"

@@ -12,18 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from brukerplan.codes import CodeBook, Layout, normalise
+from tests.support import AREAS
 
 NAME = re.compile(r"^BP(\d{4})_(K\d{4}|F\d{2}|NO)_(\d{8})(?:_(\d{1,2}))?\.(xlsx|csv)$", re.IGNORECASE)
-AREAS = (
-    "housing",
-    "activity",
-    "economy",
-    "physical_health",
-    "mental_health",
-    "substance_use",
-    "social_functioning",
-    "network",
-)
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:

@@ -19,6 +19,8 @@ from brukerplan.synth.bad import write_bad_inputs
 from brukerplan.synth.reference import load_reference
 from tests.synth.reference_reader import NAME, decode_bytes, sniff_delimiter
 
+pytestmark = pytest.mark.slow
+
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 

@@ -29,6 +29,7 @@ def test_missing_out_is_a_usage_error() -> None:
     assert CliRunner().invoke(app, ["synth"]).exit_code == 2
 
 
+@pytest.mark.slow
 def test_single_year_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), "--years", "2015", "--scale", "0.01"])
     assert result.exit_code == 0, result.output

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from brukerplan.synth.config import SynthConfig
 from brukerplan.synth.run import generate
+
+pytestmark = pytest.mark.slow
 
 
 def _digests(root: Path) -> dict[str, str]:

@@ -10,6 +10,8 @@ from brukerplan.codes import load_codebook
 from tests.synth.conftest import Generated
 from tests.synth.reference_reader import apply_rules, canonical
 
+pytestmark = pytest.mark.slow
+
 VALUE_COLUMNS = (
     "municipality_code_registered",
     "registration_id",

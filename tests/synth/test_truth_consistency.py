@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
+from tests.support import AREAS
 from tests.synth.conftest import Generated
+
+pytestmark = pytest.mark.slow
 
 KEYS = ["mapping_year", "municipality_code_registered", "user_group"]
 
@@ -16,17 +20,7 @@ def test_colours_sum_to_persons_per_area(small: Generated) -> None:
     joined = sums.join(persons, on=KEYS, how="left")
     assert joined["persons"].null_count() == 0
     assert (joined["total"] == joined["persons"]).all()
-    assert set(lc["area"]) == {
-        "housing",
-        "activity",
-        "economy",
-        "physical_health",
-        "mental_health",
-        "substance_use",
-        "social_functioning",
-        "network",
-        "living_index",
-    }
+    assert set(lc["area"]) == {*AREAS, "living_index"}
     assert set(lc.filter(pl.col("colour") == "blue")["area"]) == {"living_index"}
 
 

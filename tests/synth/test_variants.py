@@ -9,10 +9,13 @@ import re
 from itertools import product
 
 import polars as pl
+import pytest
 
 from brukerplan.codes import load_codebook, normalise
 from tests.synth.conftest import Generated
 from tests.synth.reference_reader import decode_bytes, read_raw, sniff_delimiter
+
+pytestmark = pytest.mark.slow
 
 NAME = re.compile(r"^BP(\d{4})_(K\d{4}|F\d{2}|NO)_(\d{8})(?:_(\d{1,2}))?\.(xlsx|csv)$")
 

@@ -74,7 +74,9 @@ class Chromium:
         self._closed = False
 
     def __enter__(self) -> Chromium:
-        self._profile = tempfile.mkdtemp(prefix="brukerplan-chromium-")
+        # Chromium's profile holds Unix sockets, whose paths must stay under 108 bytes: a deep TMPDIR falls back
+        base = tempfile.gettempdir()
+        self._profile = tempfile.mkdtemp(prefix="brukerplan-chromium-", dir=base if len(base) <= 60 else "/tmp")
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
 

@@ -4,9 +4,14 @@ had no secret (no package for it), 2 for a usage error (nothing written)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -89,6 +94,52 @@ def person_package(
     )
 
 
+@dataclass(frozen=True)
+class Job:
+    warehouse: Path
+    municipality_code: str
+    municipality_name: str
+    year: int
+    secret: str | None  # None: --unencrypted
+    created_at: datetime
+
+
+@cache
+def _opened(warehouse: Path) -> tuple[ReturnsWarehouse, Labels]:
+    """One read-only connection and the labels per worker process (kept for the worker's life)."""
+    opened = ReturnsWarehouse(warehouse)
+    return opened, Labels.load(load_codebook(), opened.con)
+
+
+def build_package(job: Job) -> tuple[Package, int, int]:
+    """One municipality's workbook package in memory (encrypted unless the job has no secret)."""
+    warehouse, labels = _opened(job.warehouse)
+    data = warehouse.municipality(job.municipality_code, job.municipality_name, job.year)
+    workbook = build_workbook(data, labels, job.created_at)
+    if job.secret is not None:
+        workbook = encrypt_workbook(workbook, job.secret)
+    package = Package(
+        municipality_code=job.municipality_code,
+        municipality_name=job.municipality_name,
+        year=job.year,
+        years=sorted(data.registrations["mapping_year"].unique().to_list()),
+        submissions=data.submissions.to_dicts(),
+        files=[PackageFile(f"brukerplan_{job.municipality_code}_{job.year}.xlsx", workbook, job.secret is not None)],
+    )
+    return package, data.registrations["person_id"].n_unique(), data.registrations.height
+
+
+def build_in_parallel(jobs: list[Job]) -> Iterator[tuple[Package, int, int]]:
+    """Packages as they are built, by one worker process per core (fresh processes: no DuckDB handle is forked);
+    the caller writes each one. Largest municipalities first, so the tail is short."""
+    if not jobs:
+        return
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from pool.map(build_package, jobs, chunksize=1)
+
+
 def run_return(settings: Settings, request: ReturnRequest, console: Console) -> tuple[ReturnSummary, int]:
     started = time.perf_counter()
     keys: dict[str, str] = {}
@@ -107,35 +158,27 @@ def run_return(settings: Settings, request: ReturnRequest, console: Console) -> 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"return packages {year}", total=len(codes))
+            jobs = []
             for code in codes:
-                progress.update(task, description=f"return packages {year}: {code} {names.get(code, '')}")
                 if not request.unencrypted and code not in keys:
                     summary.skipped[code] = f"no secret in the keys file {settings.return_keys}"
                     progress.advance(task)
-                    continue
-                data = warehouse.municipality(code, names.get(code, ""), year)
-                if request.person is not None:
+                elif request.person is not None:
+                    data = warehouse.municipality(code, names.get(code, ""), year)
                     package = person_package(data, request, labels, keys.get(code), created_at)
                     folder = write_package(settings.returns, package, created_at, __version__)
                     summary.packages.append((code, 1, len(package.files), folder))
                     progress.advance(task)
-                    continue
-                workbook = build_workbook(data, labels, created_at)
-                if not request.unencrypted:
-                    workbook = encrypt_workbook(workbook, keys[code])
-                package = Package(
-                    municipality_code=code,
-                    municipality_name=data.municipality_name,
-                    year=year,
-                    years=sorted(data.registrations["mapping_year"].unique().to_list()),
-                    submissions=data.submissions.to_dicts(),
-                    files=[PackageFile(f"brukerplan_{code}_{year}.xlsx", workbook, not request.unencrypted)],
-                )
+                else:
+                    jobs.append(Job(settings.warehouse, code, names.get(code, ""), year, keys.get(code), created_at))
+            sizes = warehouse.mapped(year)
+            jobs.sort(key=lambda job: -sizes.get(job.municipality_code, 0))
+            for package, persons, rows in build_in_parallel(jobs):
+                progress.update(task, description=f"return packages {year}: {package.municipality_code}")
                 folder = write_package(settings.returns, package, created_at, __version__)
-                summary.packages.append(
-                    (code, data.registrations["person_id"].n_unique(), data.registrations.height, folder)
-                )
+                summary.packages.append((package.municipality_code, persons, rows, folder))
                 progress.advance(task)
+            summary.packages.sort()
     summary.seconds = time.perf_counter() - started
     no_secret = [code for code, why in summary.skipped.items() if why.startswith("no secret")]
     return summary, 1 if no_secret else 0

@@ -14,16 +14,7 @@ from brukerplan.synth.config import by_year, load_params
 from brukerplan.synth.participation import Participants
 from brukerplan.synth.rng import rng_for
 
-AREAS = (
-    "housing",
-    "activity",
-    "economy",
-    "physical_health",
-    "mental_health",
-    "substance_use",
-    "social_functioning",
-    "network",
-)
+AREAS: tuple[str, ...] = tuple(area.code for area in load_codebook().areas)  # code-list order (areas.csv)
 COLOURS = ("unknown", "green", "yellow", "red", "blue")  # int codes 0..4
 EDUCATION = ("primary", "secondary", "higher", "unknown")
 INCOME = ("work", "benefits", "social_assistance", "other")
