@@ -46,7 +46,16 @@ class ReturnSummary:
     seconds: float = 0.0
 
 
-def plan(warehouse: ReturnsWarehouse, request: ReturnRequest) -> tuple[int, list[str], dict[str, str]]:
+@dataclass(frozen=True)
+class Plan:
+    year: int
+    codes: list[str]  # to write
+    skipped: dict[str, str]  # asked for but not written, with why
+    names: dict[str, str]  # every municipality of the target structure
+    sizes: dict[str, int]  # current registrations in `year` per municipality that mapped
+
+
+def plan(warehouse: ReturnsWarehouse, request: ReturnRequest) -> Plan:
     """The year and the municipalities to write, and those asked for that get nothing (with why)."""
     years = warehouse.years()
     if not years:
@@ -68,7 +77,7 @@ def plan(warehouse: ReturnsWarehouse, request: ReturnRequest) -> tuple[int, list
     mapped = warehouse.mapped(year)
     wanted = request.municipalities or sorted(mapped)
     skipped = {code: f"did not map in {year}" for code in wanted if code not in mapped}
-    return year, [code for code in wanted if code in mapped], skipped
+    return Plan(year, [code for code in wanted if code in mapped], skipped, names, mapped)
 
 
 def person_package(
@@ -150,9 +159,9 @@ def run_return(settings: Settings, request: ReturnRequest, console: Console) -> 
     created_at = datetime.now(UTC)
     codebook = load_codebook()
     with ReturnsWarehouse(settings.warehouse) as warehouse:
-        year, codes, skipped = plan(warehouse, request)
-        summary = ReturnSummary(year=year, skipped=skipped)
-        names = warehouse.names()
+        planned = plan(warehouse, request)
+        year, codes, names = planned.year, planned.codes, planned.names
+        summary = ReturnSummary(year=year, skipped=planned.skipped)
         labels = Labels.load(codebook, warehouse.con)
         clean_partials(settings.returns)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -171,8 +180,7 @@ def run_return(settings: Settings, request: ReturnRequest, console: Console) -> 
                     progress.advance(task)
                 else:
                     jobs.append(Job(settings.warehouse, code, names.get(code, ""), year, keys.get(code), created_at))
-            sizes = warehouse.mapped(year)
-            jobs.sort(key=lambda job: -sizes.get(job.municipality_code, 0))
+            jobs.sort(key=lambda job: -planned.sizes.get(job.municipality_code, 0))
             for package, persons, rows in build_in_parallel(jobs):
                 progress.update(task, description=f"return packages {year}: {package.municipality_code}")
                 folder = write_package(settings.returns, package, created_at, __version__)

@@ -12,7 +12,7 @@ import polars as pl
 import xlsxwriter
 
 from brukerplan import __version__
-from brukerplan.codes import CodeBook
+from brukerplan.codes import CodeBook, load_codebook
 from brukerplan.returns.data import MunicipalityData
 
 CHANGE_NB = {"better": "bedre", "same": "uendret", "worse": "verre", "unknown": "ukjent"}
@@ -112,9 +112,9 @@ def _registration_columns(labels: Labels) -> list[tuple[str, str, str]]:
     return columns
 
 
-AREAS = ("housing", "activity", "economy", "physical_health", "mental_health", "substance_use",
-         "social_functioning", "network")  # fmt: skip
-SUBSTANCES = ("alcohol", "cannabis", "heroin", "other_opioids", "amphetamines", "benzodiazepines")
+# The areas and substances in code-list order, from the code book (seeds/codes), not a second copy.
+AREAS: tuple[str, ...] = tuple(area.code for area in load_codebook().areas)
+SUBSTANCES: tuple[str, ...] = tuple(substance.code for substance in load_codebook().substances)
 
 
 def _cell(value: object, kind: str, labels: Labels) -> object:
