@@ -69,4 +69,6 @@ final as (
     from compared
 )
 
+-- stored by municipality: `brukerplan return` reads one municipality at a time and DuckDB skips the rest
 select * from final
+order by municipality_code, mapping_year

@@ -105,4 +105,6 @@ final as (
             and placed.mapping_year = kept.mapping_year
 )
 
+-- stored by municipality: `brukerplan return` reads one municipality at a time and DuckDB skips the rest
 select * from final
+order by municipality_code, mapping_year

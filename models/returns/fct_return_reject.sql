@@ -62,4 +62,6 @@ final as (
     select * from quarantined_files
 )
 
+-- stored by municipality: `brukerplan return` reads one municipality at a time and DuckDB skips the rest
 select * from final
+order by municipality_code, mapping_year

@@ -38,4 +38,6 @@ final as (
             and asked.service_code = next_year.service_code
 )
 
+-- stored by municipality: `brukerplan return` reads one municipality at a time and DuckDB skips the rest
 select * from final
+order by municipality_code, mapping_year

@@ -13,7 +13,7 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from brukerplan import __version__
-from brukerplan.returns.workbook import AREAS, Labels, _services
+from brukerplan.returns.workbook import AREAS, Labels, services_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -36,8 +36,8 @@ def render_person(
     services = [
         {
             "year": r["mapping_year"],
-            "received": _services(r["services_received"], labels.services),
-            "recommended": _services(r["services_recommended"], labels.services),
+            "received": services_text(r["services_received"], labels.services),
+            "recommended": services_text(r["services_recommended"], labels.services),
         }
         for r in per_year.iter_rows(named=True)
     ]

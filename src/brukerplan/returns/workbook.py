@@ -14,6 +14,7 @@ import xlsxwriter
 from brukerplan import __version__
 from brukerplan.codes import CodeBook, load_codebook
 from brukerplan.returns.data import MunicipalityData
+from brukerplan.returns.sheetxml import SheetRows, rows_xml, splice
 
 CHANGE_NB = {"better": "bedre", "same": "uendret", "worse": "verre", "unknown": "ukjent"}
 OUTCOME_NB = {
@@ -67,10 +68,16 @@ class Labels:
         )
 
 
-def _services(codes: list[str] | None, labels: dict[str, str]) -> str:
+def services_text(codes: list[str] | None, labels: dict[str, str]) -> str:
+    """A registration's services as labels ('ingen' for none, 'ukjent' when not recorded)."""
     if codes is None:
         return "ukjent"
     return ", ".join(labels.get(c, c) for c in codes) or "ingen"
+
+
+# The areas and substances in code-list order, from the code book (seeds/codes), not a second copy.
+AREAS: tuple[str, ...] = tuple(area.code for area in load_codebook().areas)
+SUBSTANCES: tuple[str, ...] = tuple(substance.code for substance in load_codebook().substances)
 
 
 def _registration_columns(labels: Labels) -> list[tuple[str, str, str]]:
@@ -83,7 +90,7 @@ def _registration_columns(labels: Labels) -> list[tuple[str, str, str]]:
         (f["agency_code"], "agency_code", "agency"),
         (f["person_id"], "person_id", "text"),
         ("Registrert kommunenr", "municipality_code_registered", "text"),
-        (f["mapped_on"], "mapped_on", "date"),
+        (f["mapped_on"], "mapped_on", "text"),
         (f["sex"], "sex", "text"),
         (f["birth_year"], "birth_year", "int"),
         ("Alder", "age", "int"),
@@ -112,102 +119,171 @@ def _registration_columns(labels: Labels) -> list[tuple[str, str, str]]:
     return columns
 
 
-# The areas and substances in code-list order, from the code book (seeds/codes), not a second copy.
-AREAS: tuple[str, ...] = tuple(area.code for area in load_codebook().areas)
-SUBSTANCES: tuple[str, ...] = tuple(substance.code for substance in load_codebook().substances)
+def _labelled(column: str, labels: dict[str, str]) -> pl.Expr:
+    """'label (code)', the code itself where the code list has no label."""
+    value = pl.col(column).cast(pl.String)
+    return pl.concat_str([value.replace(labels), pl.lit(" ("), value, pl.lit(")")])
 
 
-def _cell(value: object, kind: str, labels: Labels) -> object:
-    if value is None:
-        return None
+def _display(column: str, kind: str, labels: Labels) -> pl.Expr:
+    """What a cell of `column` shows, for a whole column at once (a null stays a blank cell)."""
+    value = pl.col(column)
+    if kind == "int":
+        return value.cast(pl.Int64)
     if kind == "bool":
-        return "ja" if value else "nei"
+        return pl.when(value).then(pl.lit("ja")).when(value.not_()).then(pl.lit("nei"))
     if kind == "colour":
-        return f"{labels.colours.get(str(value), value)} ({value})"
+        return _labelled(column, labels.colours)
     if kind == "agency":
-        return f"{value} {labels.agencies.get(str(value), '')}".strip()
+        named = value.replace_strict(labels.agencies, default="", return_dtype=pl.String)
+        return pl.concat_str([value, pl.lit(" "), named]).str.strip_chars()
     if kind == "services":
-        return _services(value, labels.services)  # type: ignore[arg-type]
+        names = value.list.eval(pl.element().replace(labels.services)).list.join(", ")
+        return pl.when(value.list.len() == 0).then(pl.lit("ingen")).otherwise(names)
     if kind == "outcome":
-        return OUTCOME_NB.get(str(value), value)
+        return value.replace(OUTCOME_NB)
     if kind == "tiebreak":
-        return TIEBREAK_NB.get(str(value), value)
+        return value.replace(TIEBREAK_NB)
     if kind.startswith("code:"):
-        return f"{labels.values.get((kind[5:], str(value)), value)} ({value})"
-    if kind == "date":
-        return str(value)
-    return value
+        code_list = kind[5:]
+        return _labelled(
+            column, {canonical: raw for (name, canonical), raw in labels.values.items() if name == code_list}
+        )
+    return value.cast(pl.String)
 
 
-def _table(sheet, header_format, headers: list[str], rows: list[list[object]]) -> None:
-    sheet.write_row(0, 0, headers, header_format)
-    for index, row in enumerate(rows, start=1):
-        sheet.write_row(index, 0, row)
-    sheet.freeze_panes(1, 0)
-    if rows:
-        sheet.autofilter(0, 0, len(rows), len(headers) - 1)
-    sheet.set_column(0, len(headers) - 1, 16)
+def registrations_sheet(data: MunicipalityData, labels: Labels) -> pl.DataFrame:
+    """`Registreringer`: the municipality's current registrations, one row each, headers as column names."""
+    columns = _registration_columns(labels)
+    return data.registrations.select([_display(column, kind, labels).alias(header) for header, column, kind in columns])
 
 
-def trajectories(data: MunicipalityData, labels: Labels) -> tuple[list[str], list[list[object]]]:
+def trajectories(data: MunicipalityData, labels: Labels) -> pl.DataFrame:
     """`Brukere over tid`: one row per person the municipality registered in two or more mapping years up to
     the package's year; per area and the index the colour each year with the change since the previous mapping
     by the municipality; per year the services received and recommended, and whether each recommended service
     was received at the next mapping (only when that mapping is in the package)."""
     changes = data.area_changes.filter(pl.col("mapping_year") <= data.year)
-    counts = changes.group_by("person_id").agg(pl.col("mapping_year").n_unique().alias("n"))
-    persons = counts.filter(pl.col("n") >= 2)["person_id"].sort().to_list()
-    years = sorted(changes.filter(pl.col("person_id").is_in(persons))["mapping_year"].unique().to_list())
-    areas = [*AREAS, "living_index"]
-    headers = ["Pseudonym", "Kartlagt år"]
-    headers += [f"{labels.areas[a]} {y}" for a in areas for y in years]
-    headers += [f"Tjenester {y}" for y in years]
-    by_person = {key[0]: frame for key, frame in changes.partition_by("person_id", as_dict=True).items()}
-    services = data.services.filter(pl.col("mapping_year") <= data.year)
-    services_by_person = {key[0]: frame for key, frame in services.partition_by("person_id", as_dict=True).items()}
-    rows: list[list[object]] = []
-    for person in persons:
-        frame = by_person[person]
-        cells = {(r["area_code"], r["mapping_year"]): r for r in frame.iter_rows(named=True)}
-        mapped = sorted(frame["mapping_year"].unique().to_list())
-        row: list[object] = [person, ", ".join(map(str, mapped))]
-        for area in areas:
-            for year in years:
-                r = cells.get((area, year))
-                if r is None:
-                    row.append(None)
-                    continue
-                text = labels.colours.get(r["colour"], r["colour"])
-                row.append(f"{text} ({CHANGE_NB[r['change']]})" if r["change"] else text)
-        person_services = services_by_person.get(person)
-        for year in years:
-            row.append(_service_summary(person_services, year, data.year, labels) if year in mapped else None)
-        rows.append(row)
-    return headers, rows
-
-
-def _service_summary(frame: pl.DataFrame | None, year: int, last_year: int, labels: Labels) -> str | None:
-    if frame is None:
-        return None
-    rows = frame.filter(pl.col("mapping_year") == year).to_dicts()
-    if not rows:
-        return None
-    received = [labels.services.get(r["service_code"], r["service_code"]) for r in rows if r["is_received"]]
-    recommended = []
-    for r in rows:
-        if not r["is_recommended"]:
-            continue
-        label = labels.services.get(r["service_code"], r["service_code"])
-        in_package = (r["person_next_mapping_year"] or last_year + 1) <= last_year
-        followed = r["is_received_at_next_mapping"] if in_package else None
-        note = {True: "mottatt ved neste kartlegging", False: "ikke mottatt ved neste kartlegging"}.get(followed)
-        recommended.append(f"{label} ({note})" if note else label)
-    unknown_received = any(r["is_received"] is None for r in rows)
-    unknown_recommended = any(r["is_recommended"] is None for r in rows)
-    return (
-        f"mottatt: {'ukjent' if unknown_received else ', '.join(received) or 'ingen'}; "
-        f"anbefalt: {'ukjent' if unknown_recommended else ', '.join(recommended) or 'ingen'}"
+    mapped = (
+        changes.group_by("person_id")
+        .agg(pl.col("mapping_year").unique().sort().alias("years"))
+        .filter(pl.col("years").list.len() >= 2)
+        .sort("person_id")
     )
+    changes = changes.join(mapped.select("person_id"), on="person_id", how="semi")
+    years = sorted(changes["mapping_year"].unique().to_list())
+    areas = [*AREAS, "living_index"]
+    colour = pl.col("colour").replace(labels.colours)
+    change = pl.col("change").replace(CHANGE_NB)
+    shown = (
+        pl.when(pl.col("change").is_not_null() & (pl.col("change") != ""))
+        .then(pl.concat_str([colour, pl.lit(" ("), change, pl.lit(")")]))
+        .otherwise(colour)
+    )
+    cells = changes.select(
+        "person_id",
+        pl.concat_str([pl.col("area_code"), pl.lit("|"), pl.col("mapping_year").cast(pl.String)]).alias("key"),
+        shown.alias("shown"),
+    )
+    services = _service_summaries(data, labels).join(
+        changes.select("person_id", "mapping_year").unique(), on=["person_id", "mapping_year"], how="semi"
+    )
+    cells = pl.concat(
+        [
+            cells,
+            services.select(
+                "person_id",
+                pl.concat_str([pl.lit("services|"), pl.col("mapping_year").cast(pl.String)]).alias("key"),
+                "shown",
+            ),
+        ]
+    )
+    wide = mapped.select("person_id", pl.col("years").cast(pl.List(pl.String)).list.join(", ").alias("Kartlagt år"))
+    if cells.height:
+        wide = wide.join(
+            cells.pivot("key", index="person_id", values="shown", aggregate_function="first"),
+            on="person_id",
+            how="left",
+        )
+    keys = [(f"{a}|{y}", f"{labels.areas[a]} {y}") for a in areas for y in years]
+    keys += [(f"services|{y}", f"Tjenester {y}") for y in years]
+    return wide.select(
+        pl.col("person_id").alias("Pseudonym"),
+        "Kartlagt år",
+        *[(pl.col(key) if key in wide.columns else pl.lit(None, pl.String)).alias(header) for key, header in keys],
+    )
+
+
+def _service_summaries(data: MunicipalityData, labels: Labels) -> pl.DataFrame:
+    """Per person and mapping year: 'mottatt: ...; anbefalt: ...', each recommended service with whether it was
+    received at the person's next mapping when that mapping is in the package."""
+    last = data.year
+    services = data.services.filter(pl.col("mapping_year") <= last)
+    label = pl.col("service_code").replace(labels.services)
+    in_package = pl.col("person_next_mapping_year").fill_null(last + 1) <= last
+    followed = pl.when(in_package).then(pl.col("is_received_at_next_mapping"))
+    note = (
+        pl.when(followed)
+        .then(pl.lit(" (mottatt ved neste kartlegging)"))
+        .when(followed.not_())
+        .then(pl.lit(" (ikke mottatt ved neste kartlegging)"))
+        .otherwise(pl.lit(""))
+    )
+    summary = services.with_columns(label.alias("label"), pl.concat_str([label, note]).alias("recommended_label"))
+    grouped = summary.group_by(["person_id", "mapping_year"], maintain_order=True).agg(
+        pl.col("label").filter(pl.col("is_received")).str.join(", ").alias("received"),
+        pl.col("recommended_label").filter(pl.col("is_recommended")).str.join(", ").alias("recommended"),
+        pl.col("is_received").is_null().any().alias("unknown_received"),
+        pl.col("is_recommended").is_null().any().alias("unknown_recommended"),
+    )
+
+    def listed(column: str, unknown: str) -> pl.Expr:
+        return (
+            pl.when(pl.col(unknown))
+            .then(pl.lit("ukjent"))
+            .when(pl.col(column) == "")
+            .then(pl.lit("ingen"))
+            .otherwise(pl.col(column))
+        )
+
+    return grouped.select(
+        "person_id",
+        "mapping_year",
+        pl.concat_str(
+            [
+                pl.lit("mottatt: "),
+                listed("received", "unknown_received"),
+                pl.lit("; anbefalt: "),
+                listed("recommended", "unknown_recommended"),
+            ]
+        ).alias("shown"),
+    )
+
+
+def rejects_sheet(data: MunicipalityData) -> pl.DataFrame:
+    """`Avviste rader`: the municipality's rejected rows and quarantined files."""
+    return data.rejects.select(
+        pl.col("mapping_year").alias("Kartleggingsår"),
+        pl.when(pl.col("kind") == "row").then(pl.lit("rad avvist")).otherwise(pl.lit("fil i karantene")).alias("Type"),
+        pl.col("source_file").alias("Fil"),
+        pl.col("source_sheet").alias("Ark"),
+        pl.col("source_row").alias("Rad"),
+        pl.col("column_name").alias("Kolonne"),
+        pl.col("value").alias("Verdi"),
+        pl.col("rule_id").alias("Regel"),
+        pl.col("message").alias("Årsak"),
+    )
+
+
+def _table(book: xlsxwriter.Workbook, name: str, header_format, frame: pl.DataFrame) -> SheetRows:
+    """A sheet with the frame's column names as a bold header row; its data rows are spliced in afterwards."""
+    sheet = book.add_worksheet(name)
+    sheet.write_row(0, 0, frame.columns, header_format)
+    sheet.freeze_panes(1, 0)
+    if frame.height:
+        sheet.autofilter(0, 0, frame.height, frame.width - 1)
+    sheet.set_column(0, frame.width - 1, 16)
+    return SheetRows(len(book.worksheets()) - 1, rows_xml(frame), frame.height + 1, frame.width)
 
 
 def build_workbook(data: MunicipalityData, labels: Labels, created_at: datetime) -> bytes:
@@ -215,30 +291,11 @@ def build_workbook(data: MunicipalityData, labels: Labels, created_at: datetime)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-    columns = _registration_columns(labels)
-    rows = [
-        [_cell(r.get(column), kind, labels) for _, column, kind in columns]
-        for r in data.registrations.iter_rows(named=True)
+    tables = [
+        _table(book, "Registreringer", bold, registrations_sheet(data, labels)),
+        _table(book, "Brukere over tid", bold, trajectories(data, labels)),
+        _table(book, "Avviste rader", bold, rejects_sheet(data)),
     ]
-    _table(book.add_worksheet("Registreringer"), bold, [h for h, _, _ in columns], rows)
-    headers, rows = trajectories(data, labels)
-    _table(book.add_worksheet("Brukere over tid"), bold, headers, rows)
-    reject_headers = ["Kartleggingsår", "Type", "Fil", "Ark", "Rad", "Kolonne", "Verdi", "Regel", "Årsak"]
-    reject_rows = [
-        [
-            r["mapping_year"],
-            "rad avvist" if r["kind"] == "row" else "fil i karantene",
-            r["source_file"],
-            r["source_sheet"],
-            r["source_row"],
-            r["column_name"],
-            r["value"],
-            r["rule_id"],
-            r["message"],
-        ]
-        for r in data.rejects.iter_rows(named=True)
-    ]
-    _table(book.add_worksheet("Avviste rader"), bold, reject_headers, reject_rows)
     about = book.add_worksheet("Om filen")
     about.set_column(0, 0, 28)
     about.set_column(1, 1, 100)
@@ -261,4 +318,4 @@ def build_workbook(data: MunicipalityData, labels: Labels, created_at: datetime)
             start + offset, 0, [s["submission_id"], f"{s['original_name']}, {s['delivered_on']}, {s['mapping_year']}"]
         )
     book.close()
-    return buffer.getvalue()
+    return splice(buffer.getvalue(), tables)
