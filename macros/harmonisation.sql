@@ -45,3 +45,17 @@
             and county.valid_from <= {{ target_date }}
             and (county.valid_to is null or county.valid_to > {{ target_date }})
 {%- endmacro %}
+
+{% macro harmonised(relation, registered_code='municipality_code_registered') -%}
+    {#- Rule 5 for any rows: a select of every column of `relation` and the target structure's municipality_code and
+        county_code of its registered municipality code (the column `registered_code`), with is_approximate (false
+        where the code has no successor in the map; the codes are then null). One row per row of `relation`. -#}
+    select
+        rows.*,
+        target_map.municipality_code,
+        target_map.county_code,
+        coalesce(target_map.is_approximate, false) as is_approximate
+    from {{ relation }} as rows
+    left join ({{ target_municipality_map() }}) as target_map
+        on rows.{{ registered_code }} = target_map.municipality_code_registered
+{%- endmacro %}

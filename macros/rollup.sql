@@ -1,11 +1,60 @@
-{% macro rollup_to_participating(finest_counts, keys=[], key_values=none, key_values_by=[]) -%}
+{#- The roll-ups of the marts (rules 4, 5 and 7), each written once. Both take their aggregates from a call block:
+
+        {% call rollup_to_participating(ref('fct_person_year')) %}
+            count(*) as persons,
+            count(*) filter (where is_adult) as persons_18plus
+        {% endcall %}
+
+    The block holds named aggregates over the rows given; it is the one place each count is written. -#}
+
+{% macro cell_columns(relation=none) -%}
+    {#- The columns that name a cell of the marts built by rollup_to_participating, in the order the marts show them:
+        geography (level, code, name), mapping year and user group; qualified by `relation` when given. -#}
+    {%- for column in ['geo_level', 'geo_code', 'geo_name', 'mapping_year', 'user_group'] %}
+    {{ relation ~ '.' if relation }}{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro aggregate_over_geographies(rows, by=['mapping_year']) -%}
+    {#- Rule 5: a select with the aggregates of the call block over `rows` at every geography each row's harmonised
+        municipality counts in (int_geography_rollup: itself, its county, the country), so a county is the sum of
+        its municipalities and the country the sum of its counties (for additive aggregates).
+
+        rows  a relation (CTE) with a municipality_code (harmonised), the columns `by` and whatever the block reads
+        by    the columns kept beside the geography (default [mapping_year])
+
+        Returns `by`, geo_level, geo_code, geo_name, then the aggregates: one row per `by` and geography with rows. -#}
+    select
+        {%- for column in by %}
+        {{ column }},
+        {%- endfor %}
+        geo_level,
+        geo_code,
+        geo_name,
+        {{ caller() }}
+    from (
+        select
+            rows.*,
+            geography_rollup.geo_level,
+            geography_rollup.geo_code,
+            geography_rollup.geo_name
+        from {{ rows }} as rows
+        inner join {{ ref('int_geography_rollup') }} as geography_rollup
+            on rows.municipality_code = geography_rollup.municipality_code
+    )
+    group by all
+{%- endmacro %}
+
+{% macro rollup_to_participating(rows, keys=[], key_values=none, key_values_by=[]) -%}
     {#- The one roll-up of the marts (rules 4, 5 and 7): a select, to be the body of a CTE, with one row per
-        participating cell and the counts of `finest_counts` summed over user groups (int_user_group_rollup) and
+        participating cell and the counts of the call block summed over user groups (int_user_group_rollup) and
         geographies (int_geography_rollup) into it, zero where the cell has no person.
 
-        finest_counts  a relation (CTE) with one row per mapping_year, municipality_code (harmonised),
-                       finest_group and `keys`; every other column is an additive count and is summed as it is
-                       (a count is written once, there).
+        rows           a relation with a row per person (or per person and value of `keys`): mapping_year,
+                       municipality_code (harmonised), user_group (the person's finest group, as in fct_person_year),
+                       `keys`, and whatever the counts read.
+        the call block the counts: named aggregates over `rows`. They are taken once at the finest grain (mapping
+                       year, municipality, finest group, `keys`) and then summed, so every one is additive.
         keys           the finer keys of the mart besides geography, year and group (e.g. service_code).
         key_values     with `keys`: a relation (CTE) holding the values of `keys` a participating geography, year
                        and group has rows for, and any attributes of them (e.g. sort orders).
@@ -53,7 +102,18 @@
             sum(columns(finest.* exclude (
                 {%- for key in finest_keys %}finest.{{ key }}{{ ', ' if not loop.last }}{% endfor -%}
             )))
-        from {{ finest_counts }} as finest
+        from (
+            select
+                mapping_year,
+                municipality_code,
+                user_group as finest_group,
+                {%- for key in keys %}
+                {{ key }},
+                {%- endfor %}
+                {{ caller() }}
+            from {{ rows }}
+            group by all
+        ) as finest
         inner join {{ ref('int_user_group_rollup') }} as group_rollup
             on finest.finest_group = group_rollup.finest_group
         inner join {{ ref('int_geography_rollup') }} as geography_rollup

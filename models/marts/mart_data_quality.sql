@@ -6,9 +6,7 @@
 -- municipality in force within its scope (a municipality, every municipality of a county, or all), with its
 -- would-be submission id, is_quarantined = true and zero counts. A file whose name gives no year or scope (Q05) is
 -- attributable to no municipality and is not in this mart.
-{% set audit_key = ['municipality_code_registered', 'mapping_year', 'submission_id'] %}  {#- the audit grain -#}
-
-{%- set reject_rules = ['R01', 'R02', 'R03', 'R04', 'R05', 'R06', 'R07'] %}
+{% set reject_rules = ['R01', 'R02', 'R03', 'R04', 'R05', 'R06', 'R07'] %}
 
 with
 
@@ -78,17 +76,6 @@ municipalities_in_force as (
     from {{ ref('int_population') }}
 ),
 
-landed_counts as (
-    select
-        municipality_code_registered,
-        mapping_year,
-        submission_id,
-        count(*) as registrations_landed,
-        count(*) filter (where not is_current) as superseded
-    from landed
-    group by all
-),
-
 rejects_attributed as (
     select
         rejects.submission_id,
@@ -107,40 +94,6 @@ rejects_attributed as (
             and rejects.municipality_code_registered = municipalities_in_force.municipality_code_registered
     left join submissions
         on rejects.submission_id = submissions.submission_id
-),
-
-reject_counts as (
-    select
-        municipality_code_registered,
-        mapping_year,
-        submission_id,
-        {% for rule_id in reject_rules -%}
-            count(*) filter (where rule_id = '{{ rule_id }}') as rejected_{{ rule_id | lower }},
-        {% endfor -%}
-        count(*) as rejected
-    from rejects_attributed
-    group by all
-),
-
-duplicate_counts as (
-    select
-        municipality_code_registered,
-        mapping_year,
-        submission_id,
-        count(*) as duplicates_removed,
-        count(*) filter (where is_cross_municipality) as duplicates_cross_municipality
-    from dropped_duplicates
-    group by all
-),
-
-person_counts as (
-    select
-        municipality_code_registered,
-        mapping_year,
-        submission_id,
-        count(*) as persons
-    from persons
-    group by all
 ),
 
 quarantine_attributed as (
@@ -168,25 +121,64 @@ quarantine_attributed as (
             )
 ),
 
-audit_keys as (
+row_outcomes as (
+    -- every landed and every rejected row, and among the landed ones every dropped duplicate and every person
+    -- counted, by audit key (the duplicates and persons are current landed rows: their keys are landed keys)
     select
         municipality_code_registered,
         mapping_year,
-        submission_id
-    from landed_counts
-    union
+        submission_id,
+        'landed' as outcome,
+        is_current
+    from landed
+    union all by name
     select
         municipality_code_registered,
         mapping_year,
-        submission_id
-    from reject_counts
+        submission_id,
+        'rejected' as outcome,
+        rule_id
+    from rejects_attributed
+    union all by name
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        'duplicate' as outcome,
+        is_cross_municipality
+    from dropped_duplicates
+    union all by name
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        'person' as outcome
+    from persons
+),
+
+outcome_counts as (
+    select
+        municipality_code_registered,
+        mapping_year,
+        submission_id,
+        count(*) filter (where outcome = 'landed') as registrations_landed,
+        count(*) filter (where outcome = 'landed' and not is_current) as superseded,
+        count(*) filter (where outcome = 'rejected') as rejected,
+        {%- for rule_id in reject_rules %}
+            count(*) filter (where rule_id = '{{ rule_id }}') as rejected_{{ rule_id | lower }},
+        {%- endfor %}
+        count(*) filter (where outcome = 'duplicate') as duplicates_removed,
+        count(*) filter (where is_cross_municipality) as duplicates_cross_municipality,
+        count(*) filter (where outcome = 'person') as persons
+    from row_outcomes
+    group by all
 ),
 
 submission_rows as (
     select
-        audit_keys.municipality_code_registered,
-        audit_keys.mapping_year,
-        audit_keys.submission_id,
+        outcome_counts.municipality_code_registered,
+        outcome_counts.mapping_year,
+        outcome_counts.submission_id,
         submissions.original_name as source_file,
         submissions.scope,
         submissions.layout,
@@ -194,29 +186,21 @@ submission_rows as (
         submissions.delivery_seq,
         false as is_quarantined,
         cast(null as varchar) as quarantine_rule_id,
-        coalesce(landed_counts.registrations_landed, 0) - coalesce(landed_counts.superseded, 0) > 0 as is_current,
-        coalesce(landed_counts.registrations_landed, 0) + coalesce(reject_counts.rejected, 0) as registrations_raw,
-        coalesce(landed_counts.registrations_landed, 0) as registrations_landed,
-        coalesce(reject_counts.rejected, 0) as rejected,
+        outcome_counts.registrations_landed - outcome_counts.superseded > 0 as is_current,
+        outcome_counts.registrations_landed + outcome_counts.rejected as registrations_raw,
+        outcome_counts.registrations_landed,
+        outcome_counts.rejected,
         {%- for rule_id in reject_rules %}
-            coalesce(reject_counts.rejected_{{ rule_id | lower }}, 0) as rejected_{{ rule_id | lower }},
+            outcome_counts.rejected_{{ rule_id | lower }},
         {%- endfor %}
-        coalesce(landed_counts.superseded, 0) as superseded,
-        coalesce(duplicate_counts.duplicates_removed, 0) as duplicates_removed,
-        coalesce(duplicate_counts.duplicates_cross_municipality, 0) as duplicates_cross_municipality,
-        coalesce(person_counts.persons, 0) as persons,
+        outcome_counts.superseded,
+        outcome_counts.duplicates_removed,
+        outcome_counts.duplicates_cross_municipality,
+        outcome_counts.persons,
         0 as quarantined_files
-    from audit_keys
+    from outcome_counts
     left join submissions
-        on audit_keys.submission_id = submissions.submission_id
-    left join landed_counts
-        on {{ same_keys('audit_keys', 'landed_counts', audit_key) }}
-    left join reject_counts
-        on {{ same_keys('audit_keys', 'reject_counts', audit_key) }}
-    left join duplicate_counts
-        on {{ same_keys('audit_keys', 'duplicate_counts', audit_key) }}
-    left join person_counts
-        on {{ same_keys('audit_keys', 'person_counts', audit_key) }}
+        on outcome_counts.submission_id = submissions.submission_id
 ),
 
 quarantine_rows as (

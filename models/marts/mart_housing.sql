@@ -4,22 +4,8 @@
 
 with
 
-persons as (
-    select
-        mapping_year,
-        municipality_code,
-        user_group as finest_group,
-        area_housing,
-        has_children,
-        n_children
-    from {{ ref('fct_person_year') }}
-),
-
-finest_counts as (
-    select
-        mapping_year,
-        municipality_code,
-        finest_group,
+rolled_up as (
+    {% call rollup_to_participating(ref('fct_person_year')) %}
         count(*) as persons,
         count(*) filter (where area_housing in ('green', 'yellow', 'red')) as persons_housing_known,
         count(*) filter (where area_housing = 'green') as housing_green,
@@ -31,20 +17,11 @@ finest_counts as (
         count(*) filter (
             where area_housing in ('red', 'yellow') and has_children and n_children is null
         ) as persons_with_children_red_yellow_number_unknown
-    from persons
-    group by all
-),
-
-rolled_up as (
-    {{ rollup_to_participating('finest_counts') }}
+    {% endcall %}
 )
 
 select
-    geo_level,
-    geo_code,
-    geo_name,
-    mapping_year,
-    user_group,
+    {{ cell_columns() }},
     persons,
     persons_housing_known,
     housing_green,

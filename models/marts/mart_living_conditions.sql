@@ -8,7 +8,7 @@ persons as (
     select
         mapping_year,
         municipality_code,
-        user_group as finest_group,
+        user_group,
         -- a blank colour is unknown (unpivot would drop nulls)
         coalesce(area_housing, 'unknown') as area_housing,
         coalesce(area_activity, 'unknown') as area_activity,
@@ -54,7 +54,7 @@ person_areas as (
     select
         mapping_year,
         municipality_code,
-        finest_group,
+        user_group,
         area,
         colour
     from persons
@@ -73,20 +73,10 @@ person_areas as (
     )
 ),
 
-finest_counts as (
-    select
-        mapping_year,
-        municipality_code,
-        finest_group,
-        area,
-        colour,
-        count(*) as persons
-    from person_areas
-    group by all
-),
-
 rolled_up as (
-    {{ rollup_to_participating('finest_counts', keys=['area', 'colour'], key_values='area_colours') }}
+    {% call rollup_to_participating('person_areas', keys=['area', 'colour'], key_values='area_colours') %}
+        count(*) as persons
+    {% endcall %}
 ),
 
 with_totals as (
@@ -99,11 +89,7 @@ with_totals as (
 )
 
 select
-    geo_level,
-    geo_code,
-    geo_name,
-    mapping_year,
-    user_group,
+    {{ cell_columns() }},
     area,
     area_order,
     colour,

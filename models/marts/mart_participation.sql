@@ -3,6 +3,7 @@
 -- registrations behind the figures. Unlike the other marts, every geography in force has a row in every
 -- mapping year with data (non-participation is the fact shown here: zero participating municipalities).
 {% set geo_year = ['geo_level', 'geo_code', 'mapping_year'] %}  {#- a geography in a mapping year -#}
+{% set registered_year = ['mapping_year', 'municipality_code_registered'] %}  {#- a registered municipality-year -#}
 
 with
 
@@ -41,25 +42,16 @@ persons as (
     from {{ ref('fct_person_year') }}
 ),
 
-geographies as (
+participating as (
+    -- the groups a registered municipality participated for in a mapping year
     select
-        geo_level,
-        geo_code,
-        geo_name
-    from {{ ref('int_geographies') }}
-),
-
-geography_rollup as (
-    select
-        municipality_code,
-        geo_level,
-        geo_code
-    from {{ ref('int_geography_rollup') }}
-),
-
-mapping_years as (
-    select distinct mapping_year
+        mapping_year,
+        municipality_code_registered,
+        bool_or(user_group = 'all') as participates,
+        bool_or(user_group = 'rus') as participates_rus,
+        bool_or(user_group = 'mental') as participates_mental
     from participation
+    group by all
 ),
 
 municipality_years as (
@@ -69,27 +61,13 @@ municipality_years as (
         population.municipality_code_registered,
         population.municipality_code,
         population.population_16plus,
-        participated_all.user_group is not null as participates,
-        participated_rus.user_group is not null as participates_rus,
-        participated_mental.user_group is not null as participates_mental
+        coalesce(participating.participates, false) as participates,
+        coalesce(participating.participates_rus, false) as participates_rus,
+        coalesce(participating.participates_mental, false) as participates_mental
     from population
-    inner join mapping_years
-        on population.mapping_year = mapping_years.mapping_year
-    left join participation as participated_all
-        on
-            population.mapping_year = participated_all.mapping_year
-            and population.municipality_code_registered = participated_all.municipality_code_registered
-            and participated_all.user_group = 'all'
-    left join participation as participated_rus
-        on
-            population.mapping_year = participated_rus.mapping_year
-            and population.municipality_code_registered = participated_rus.municipality_code_registered
-            and participated_rus.user_group = 'rus'
-    left join participation as participated_mental
-        on
-            population.mapping_year = participated_mental.mapping_year
-            and population.municipality_code_registered = participated_mental.municipality_code_registered
-            and participated_mental.user_group = 'mental'
+    left join participating
+        on {{ same_keys('population', 'participating', registered_year) }}
+    where population.mapping_year in (select participation.mapping_year from participation)
 ),
 
 registrations_harmonised as (
@@ -100,72 +78,39 @@ registrations_harmonised as (
         population.municipality_code
     from current_registrations
     inner join population
-        on
-            current_registrations.mapping_year = population.mapping_year
-            and current_registrations.municipality_code_registered = population.municipality_code_registered
+        on {{ same_keys('current_registrations', 'population', registered_year) }}
 ),
 
 municipalities_rolled_up as (
-    select
-        municipality_years.mapping_year,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
+    {% call aggregate_over_geographies('municipality_years') %}
         count(*) as municipalities_in_force,
-        count(*) filter (where municipality_years.participates) as municipalities_participating,
-        count(*) filter (where municipality_years.participates_rus) as municipalities_participating_rus,
-        count(*) filter (where municipality_years.participates_mental) as municipalities_participating_mental,
-        sum(municipality_years.population_16plus) as population_16plus,
-        coalesce(sum(municipality_years.population_16plus) filter (where municipality_years.participates), 0)
-            as population_16plus_covered,
-        coalesce(sum(municipality_years.population_16plus) filter (where municipality_years.participates_rus), 0)
-            as population_16plus_covered_rus,
-        coalesce(sum(municipality_years.population_16plus) filter (where municipality_years.participates_mental), 0)
-            as population_16plus_covered_mental
-    from municipality_years
-    inner join geography_rollup
-        on municipality_years.municipality_code = geography_rollup.municipality_code
-    group by municipality_years.mapping_year, geography_rollup.geo_level, geography_rollup.geo_code
+        count(*) filter (where participates) as municipalities_participating,
+        count(*) filter (where participates_rus) as municipalities_participating_rus,
+        count(*) filter (where participates_mental) as municipalities_participating_mental,
+        sum(population_16plus) as population_16plus,
+        coalesce(sum(population_16plus) filter (where participates), 0) as population_16plus_covered,
+        coalesce(sum(population_16plus) filter (where participates_rus), 0) as population_16plus_covered_rus,
+        coalesce(sum(population_16plus) filter (where participates_mental), 0) as population_16plus_covered_mental
+    {% endcall %}
 ),
 
 registrations_rolled_up as (
-    select
-        registrations_harmonised.mapping_year,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
-        count(distinct registrations_harmonised.agency_code) as agencies,
-        count(distinct registrations_harmonised.submission_id) as submissions,
+    {% call aggregate_over_geographies('registrations_harmonised') %}
+        count(distinct agency_code) as agencies,
+        count(distinct submission_id) as submissions,
         count(*) as registrations
-    from registrations_harmonised
-    inner join geography_rollup
-        on registrations_harmonised.municipality_code = geography_rollup.municipality_code
-    group by registrations_harmonised.mapping_year, geography_rollup.geo_level, geography_rollup.geo_code
+    {% endcall %}
 ),
 
 persons_rolled_up as (
-    select
-        persons.mapping_year,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
+    {% call aggregate_over_geographies('persons') %}
         count(*) as persons
-    from persons
-    inner join geography_rollup
-        on persons.municipality_code = geography_rollup.municipality_code
-    group by persons.mapping_year, geography_rollup.geo_level, geography_rollup.geo_code
+    {% endcall %}
 ),
 
 combined as (
     select
-        municipalities_rolled_up.geo_level,
-        municipalities_rolled_up.geo_code,
-        municipalities_rolled_up.mapping_year,
-        municipalities_rolled_up.municipalities_in_force,
-        municipalities_rolled_up.municipalities_participating,
-        municipalities_rolled_up.municipalities_participating_rus,
-        municipalities_rolled_up.municipalities_participating_mental,
-        municipalities_rolled_up.population_16plus,
-        municipalities_rolled_up.population_16plus_covered,
-        municipalities_rolled_up.population_16plus_covered_rus,
-        municipalities_rolled_up.population_16plus_covered_mental,
+        municipalities_rolled_up.*,
         municipalities_rolled_up.municipalities_participating > 0 as is_participating,
         coalesce(registrations_rolled_up.agencies, 0) as agencies,
         coalesce(registrations_rolled_up.submissions, 0) as submissions,
@@ -192,7 +137,7 @@ participation_history as (
 select
     combined.geo_level,
     combined.geo_code,
-    geographies.geo_name,
+    combined.geo_name,
     combined.mapping_year,
     combined.is_participating,
     combined.municipalities_in_force,
@@ -213,10 +158,6 @@ select
     coalesce(participation_history.years_participating, 0) as years_participating,
     participation_history.participation_years
 from combined
-left join geographies
-    on
-        combined.geo_level = geographies.geo_level
-        and combined.geo_code = geographies.geo_code
 left join participation_history
     on
         combined.geo_level = participation_history.geo_level

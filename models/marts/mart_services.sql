@@ -24,7 +24,7 @@ persons as (
         person_id,
         mapping_year,
         municipality_code,
-        user_group as finest_group
+        user_group
     from {{ ref('fct_person_year') }}
 ),
 
@@ -32,6 +32,8 @@ person_services as (
     select
         person_id,
         mapping_year,
+        municipality_code,
+        user_group,
         service_code,
         received,
         recommended,
@@ -70,38 +72,12 @@ geography_rollup as (
     from {{ ref('int_geography_rollup') }}
 ),
 
-finest_counts as (
-    select
-        persons.mapping_year,
-        persons.municipality_code,
-        persons.finest_group,
-        person_services.service_code,
-        count(*) filter (where person_services.status != 'unknown') as persons_status_known,
-        count(*) filter (where person_services.status = 'unknown') as persons_status_unknown,
-        count(*) filter (where person_services.status in ('continue', 'end')) as received,
-        count(*) filter (where person_services.status in ('continue', 'new')) as recommended,
-        count(*) filter (where person_services.status = 'continue') as status_continue,
-        count(*) filter (where person_services.status = 'new') as status_new,
-        count(*) filter (where person_services.status = 'end') as status_end,
-        count(*) filter (where person_services.status = 'none') as status_none,
-        count(person_services.received) as received_set_known,
-        count(*) filter (where person_services.received) as received_in_known_set,
-        count(person_services.recommended) as recommended_set_known,
-        count(*) filter (where person_services.recommended) as recommended_in_known_set
-    from person_services
-    inner join persons
-        on
-            person_services.person_id = persons.person_id
-            and person_services.mapping_year = persons.mapping_year
-    group by all
-),
-
 person_geographies as (
     -- each person-year at its three geographies
     select
         persons.person_id,
         persons.mapping_year,
-        persons.finest_group,
+        persons.user_group as finest_group,
         geography_rollup.geo_level,
         geography_rollup.geo_code
     from persons
@@ -187,9 +163,23 @@ recommended_followed_up as (
 ),
 
 rolled_up as (
-    {{ rollup_to_participating(
-        'finest_counts', keys=['service_code'], key_values='services_asked', key_values_by=['mapping_year']
-    ) }}
+    {% call rollup_to_participating(
+        'person_services', keys=['service_code'], key_values='services_asked', key_values_by=['mapping_year']
+    ) %}
+        count(*) filter (where status != 'unknown') as persons_status_known,
+        count(*) filter (where status = 'unknown') as persons_status_unknown,
+        count(*) filter (where status in ('continue', 'end')) as received,
+        count(*) filter (where status in ('continue', 'new')) as recommended,
+        count(*) filter (where status = 'continue') as status_continue,
+        count(*) filter (where status = 'new') as status_new,
+        count(*) filter (where status = 'end') as status_end,
+        count(*) filter (where status = 'none') as status_none,
+        -- received and recommended from here on are the person's columns (a column wins over an alias)
+        count(received) as received_set_known,
+        count(*) filter (where received) as received_in_known_set,
+        count(recommended) as recommended_set_known,
+        count(*) filter (where recommended) as recommended_in_known_set
+    {% endcall %}
 ),
 
 cells as (
@@ -233,11 +223,7 @@ combined as (
 )
 
 select
-    geo_level,
-    geo_code,
-    geo_name,
-    mapping_year,
-    user_group,
+    {{ cell_columns() }},
     service_code,
     service_order,
     service_level,

@@ -3,35 +3,15 @@
 
 with
 
-persons as (
-    select
-        mapping_year,
-        municipality_code,
-        user_group as finest_group,
-        sex,
-        age,
-        is_adult,
-        is_approximate
-    from {{ ref('fct_person_year') }}
-),
-
-finest_counts as (
-    select
-        mapping_year,
-        municipality_code,
-        finest_group,
+rolled_up as (
+    {% call rollup_to_participating(ref('fct_person_year')) %}
         count(*) as persons,
         count(*) filter (where is_adult) as persons_18plus,
         count(*) filter (where sex = 'M') as men,
         count(age) as persons_age_known,
         sum(age) as age_sum,
         count(*) filter (where is_approximate) as persons_approximate
-    from persons
-    group by all
-),
-
-rolled_up as (
-    {{ rollup_to_participating('finest_counts') }}
+    {% endcall %}
 ),
 
 rates as (
@@ -45,11 +25,7 @@ rates as (
 )
 
 select
-    current_year.geo_level,
-    current_year.geo_code,
-    current_year.geo_name,
-    current_year.mapping_year,
-    current_year.user_group,
+    {{ cell_columns('current_year') }},
     current_year.persons,
     current_year.persons_18plus,
     current_year.men,

@@ -7,18 +7,8 @@ with registrations as (
     select * from {{ ref('int_deduplication') }}
 ),
 
-target_map as (
-    {{ target_municipality_map() }}
-),
-
 placed as (
-    select
-        registrations.*,
-        target_map.municipality_code,
-        coalesce(target_map.is_approximate, false) as is_approximate
-    from registrations
-    left join target_map
-        on registrations.municipality_code_registered = target_map.municipality_code_registered
+    {{ harmonised('registrations') }}
 ),
 
 kept as (

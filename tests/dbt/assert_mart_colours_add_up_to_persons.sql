@@ -1,5 +1,7 @@
 -- The colours of every area (and of the living-condition index) add up to the persons of the group in
 -- mart_trends, and housing in mart_housing agrees with the housing area of mart_living_conditions.
+{% set cell = ['geo_level', 'geo_code', 'mapping_year', 'user_group'] %}  {#- a mart cell -#}
+
 with
 
 trends as (
@@ -48,11 +50,7 @@ colours_vs_trends as (
         'colours do not add up to persons' as problem
     from trends
     left join colours
-        on
-            trends.geo_level = colours.geo_level
-            and trends.geo_code = colours.geo_code
-            and trends.mapping_year = colours.mapping_year
-            and trends.user_group = colours.user_group
+        on {{ same_keys('trends', 'colours', cell) }}
     where colours.persons is distinct from trends.persons
 ),
 
@@ -66,12 +64,7 @@ housing_vs_colours as (
         'mart_housing disagrees with the housing area' as problem
     from housing
     left join colours
-        on
-            housing.geo_level = colours.geo_level
-            and housing.geo_code = colours.geo_code
-            and housing.mapping_year = colours.mapping_year
-            and housing.user_group = colours.user_group
-            and colours.area = 'housing'
+        on {{ same_keys('housing', 'colours', cell) }} and colours.area = 'housing'
     where
         colours.persons is distinct from housing.persons
         or colours.red is distinct from housing.housing_red

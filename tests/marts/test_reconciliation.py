@@ -176,23 +176,21 @@ def test_housing_reconciles(warehouse: duckdb.DuckDBPyConnection) -> None:
 def test_services_reconcile(warehouse: duckdb.DuckDBPyConnection) -> None:
     """The truth's received/recommended count every known set containing the service (the mart's *_in_known_set);
     the statuses count persons with both sets known (the mart's received = continue + end)."""
-    measures = [
-        "received_known",
-        "recommended_known",
-        "received",
-        "recommended",
-        "status_continue",
-        "status_new",
-        "status_end",
-        "status_none",
-        "status_unknown",
-    ]
-    expected = f"""select * from ({truth_rollup("truth_services", measures, keys=("service_code",))})"""
-    actual = """select geo_level, geo_code, mapping_year, user_group, service_code, received_set_known,
-                       recommended_set_known, received_in_known_set, recommended_in_known_set,
-                       status_continue, status_new, status_end, status_none, persons_status_unknown
-                from brukerplan.marts.mart_services
-                where persons_status_known + persons_status_unknown > 0"""
+    column_of = {  # truth measure: mart column
+        "received_known": "received_set_known",
+        "recommended_known": "recommended_set_known",
+        "received": "received_in_known_set",
+        "recommended": "recommended_in_known_set",
+        "status_continue": "status_continue",
+        "status_new": "status_new",
+        "status_end": "status_end",
+        "status_none": "status_none",
+        "status_unknown": "persons_status_unknown",
+    }
+    expected = f"""select * from ({truth_rollup("truth_services", list(column_of), keys=("service_code",))})"""
+    actual = f"""select geo_level, geo_code, mapping_year, user_group, service_code, {", ".join(column_of.values())}
+                 from brukerplan.marts.mart_services
+                 where persons_status_known + persons_status_unknown > 0"""
     assert_same_rows(warehouse, actual, expected, "mart_services")
     broken = warehouse.execute(
         """select count(*) from brukerplan.marts.mart_services

@@ -18,41 +18,14 @@ participation as (
     from {{ ref('int_participation') }}
 ),
 
-geo_names as (
-    select
-        geo_level,
-        geo_code,
-        geo_name
-    from {{ ref('int_geographies') }}
-),
-
-geography_rollup as (
-    select
-        municipality_code,
-        geo_level,
-        geo_code
-    from {{ ref('int_geography_rollup') }}
-),
-
 rolled_up as (
-    select
-        participation.mapping_year,
-        participation.user_group,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code,
-        min(participation.county_code) as county_code,
+    {% call aggregate_over_geographies('participation', by=['mapping_year', 'user_group']) %}
+        min(county_code) as county_code,
         count(*) as participating_municipalities,
-        count(distinct participation.municipality_code) as participating_municipalities_harmonised,
-        sum(participation.population_16plus) as population_16plus,
-        sum(participation.population_18plus) as population_18plus
-    from participation
-    inner join geography_rollup
-        on participation.municipality_code = geography_rollup.municipality_code
-    group by
-        participation.mapping_year,
-        participation.user_group,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code
+        count(distinct municipality_code) as participating_municipalities_harmonised,
+        sum(population_16plus) as population_16plus,
+        sum(population_18plus) as population_18plus
+    {% endcall %}
 ),
 
 with_neighbours as (
@@ -68,20 +41,16 @@ with_neighbours as (
 )
 
 select
-    with_neighbours.geo_level,
-    with_neighbours.geo_code,
-    geo_names.geo_name,
-    case when with_neighbours.geo_level != 'country' then with_neighbours.county_code end as county_code,
-    with_neighbours.mapping_year,
-    with_neighbours.user_group,
-    with_neighbours.participating_municipalities,
-    with_neighbours.participating_municipalities_harmonised,
-    with_neighbours.population_16plus,
-    with_neighbours.population_18plus,
-    with_neighbours.previous_mapping_year,
-    with_neighbours.next_mapping_year
+    geo_level,
+    geo_code,
+    geo_name,
+    case when geo_level != 'country' then county_code end as county_code,
+    mapping_year,
+    user_group,
+    participating_municipalities,
+    participating_municipalities_harmonised,
+    population_16plus,
+    population_18plus,
+    previous_mapping_year,
+    next_mapping_year
 from with_neighbours
-left join geo_names
-    on
-        with_neighbours.geo_level = geo_names.geo_level
-        and with_neighbours.geo_code = geo_names.geo_code

@@ -8,19 +8,8 @@ with persons as (
     select * from {{ ref('int_classification') }}
 ),
 
-target_map as (
-    {{ target_municipality_map() }}
-),
-
 harmonised as (
-    select
-        persons.*,
-        target_map.municipality_code,
-        target_map.county_code,
-        coalesce(target_map.is_approximate, false) as is_approximate
-    from persons
-    left join target_map
-        on persons.municipality_code_registered = target_map.municipality_code_registered
+    {{ harmonised('persons') }}
 )
 
 select * from harmonised

@@ -3,6 +3,7 @@ words that names file, sheet, row, column, value and reason. Produces the landin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,14 +61,36 @@ def _as_map(column: pa.ChunkedArray | pa.Array, length: int) -> pa.Array:
     return pa.MapArray.from_arrays(pa.array(offsets), keys, values)
 
 
-def _to_table(frame: pl.DataFrame, schema: pa.Schema, map_columns: tuple[str, ...]) -> pa.Table:
-    source = frame.to_arrow()
-    arrays = []
+def _landing_table(
+    frame: pl.DataFrame,
+    schema: pa.Schema,
+    lineage: dict[str, pl.Expr],
+    cells: tuple[str, pl.Expr],
+    mapped: Collection[str],
+    other: Callable[[pa.Field], pl.Expr],
+) -> pa.Table:
+    """The rows of `frame` as a landing table of the contract, column by column in the contract's order: the lineage
+    columns, `cells` (the name and expression of the map of cells by header), the mapped values v_<name> of the
+    columns in `mapped`, and `other(field)` for the rest."""
+    cells_name, cells_expr = cells
+    columns = []
     for fld in schema:
-        if fld.name in map_columns:
-            arrays.append(_as_map(source.column(fld.name), frame.height))
+        if fld.name in lineage:
+            column = lineage[fld.name]
+        elif fld.name == cells_name:
+            column = cells_expr
+        elif fld.name in mapped:
+            column = pl.col(f"v_{fld.name}")
         else:
-            arrays.append(source.column(fld.name).cast(fld.type))
+            column = other(fld)
+        columns.append(column.alias(fld.name))
+    source = frame.select(columns).to_arrow()
+    arrays = [
+        _as_map(source.column(fld.name), frame.height)
+        if fld.name == cells_name
+        else source.column(fld.name).cast(fld.type)
+        for fld in schema
+    ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -96,19 +119,14 @@ def apply_rules(
         "ingested_at": pl.lit(ingested_at, dtype=pl.Datetime("us", "UTC")),
     }
     landed = frame.filter(pl.col("_check").is_null())
-    reg_schema = registrations_schema()
-    columns = []
-    for fld in reg_schema:
-        if fld.name in lineage:
-            columns.append(lineage[fld.name].alias(fld.name))
-        elif fld.name == "extra":
-            columns.append(_map_expr(mapped.extra_sources, mapped.headers).alias("extra"))
-        elif fld.name in mapped.canonical:
-            columns.append(pl.col(f"v_{fld.name}").alias(fld.name))
-        else:
-            dtype = pl.List(pl.String) if str(fld.type).startswith("list") else pl.String
-            columns.append(pl.lit(None, dtype=dtype).alias(fld.name))
-    registrations = _to_table(landed.select(columns), reg_schema, ("extra",))
+    registrations = _landing_table(
+        landed,
+        registrations_schema(),
+        lineage,
+        ("extra", _map_expr(mapped.extra_sources, mapped.headers)),
+        mapped.canonical,
+        lambda fld: pl.lit(None, dtype=pl.List(pl.String) if str(fld.type).startswith("list") else pl.String),
+    )
 
     rejected = frame.filter(pl.col("_check").is_not_null())
     rejects = _rejects(mapped, rejected, sheet, name, lineage)
@@ -156,16 +174,11 @@ def _rejects(mapped: Mapped, rejected: pl.DataFrame, sheet: RawSheet, name: Extr
         {"rule_id": rule_ids, "column_name": column_names, "value": values, "message": messages},
         schema={"rule_id": pl.String, "column_name": pl.String, "value": pl.String, "message": pl.String},
     )
-    base = pl.concat([base, extra], how="horizontal")
-    schema = rejects_schema()
-    columns = []
-    for fld in schema:
-        if fld.name in lineage:
-            columns.append(lineage[fld.name].alias(fld.name))
-        elif fld.name == "raw":
-            columns.append(_map_expr(all_columns, mapped.headers).alias("raw"))
-        elif fld.name in ("registration_id", "person_id", "municipality_code"):
-            columns.append(pl.col(f"v_{fld.name}").alias(fld.name))
-        else:
-            columns.append(pl.col(fld.name))
-    return _to_table(base.select(columns), schema, ("raw",))
+    return _landing_table(
+        pl.concat([base, extra], how="horizontal"),
+        rejects_schema(),
+        lineage,
+        ("raw", _map_expr(all_columns, mapped.headers)),
+        ("registration_id", "person_id", "municipality_code"),
+        lambda fld: pl.col(fld.name),
+    )
