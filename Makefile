@@ -15,6 +15,7 @@ help:
 	@echo "make test    linters, pytest (incl. dbt build + tests on generated data)"
 	@echo "make test-fast  ruff and the quick tests (not slow, not browser): the loop while editing"
 	@echo "make bench   benchmarks, results in reports/bench/"
+	@echo "make docs    the dbt docs (models, columns, exposures) as one page that opens offline: build/docs/dbt/index.html"
 	@echo "make stress  the kill and concurrency tests 20 times (STRESS_RUNS=N)"
 	@echo "make attack  the outside attacker on the published file of make demo (PUBLISHED=... for another)"
 	@echo "make clean   remove generated data, warehouse, published file and reports"
@@ -64,7 +65,10 @@ STRESS_RUNS ?= 20
 stress: setup
 	@for i in $$(seq 1 $(STRESS_RUNS)); do echo "stress run $$i/$(STRESS_RUNS)"; \
 	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider tests/ingest/test_idempotency_crash_concurrency.py \
-	    tests/publish/test_concurrency.py || { echo "stress: run $$i failed"; exit 1; }; done; \
+	    tests/publish/test_concurrency.py tests/warehouse/test_swap_mechanics.py || { echo "stress: run $$i failed"; exit 1; }; done; \
+	echo "stress: return kill test, each kill point $(STRESS_RUNS) times on one chain"; \
+	BRUKERPLAN_KILL_REPEATS=$(STRESS_RUNS) $(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider \
+	  tests/returns/test_kill.py || { echo "stress: the return kill test failed"; exit 1; }; \
 	echo "stress: $(STRESS_RUNS)/$(STRESS_RUNS) runs passed"
 
 # BENCH_ARGS, e.g. make bench BENCH_ARGS="--scales 0.05" for a quick run
@@ -74,9 +78,12 @@ bench: setup
 dbt-build: setup
 	$(BIN)/dbt build --profiles-dir .
 
+# The dbt docs as one self-contained page that opens from disk: $(DOCS_DIR)/dbt/index.html. The catalog comes from
+# a throwaway warehouse under $(DOCS_DIR)/work (seeds and models on an empty landing zone), never warehouse/.
+DOCS_DIR ?= build/docs
 docs: setup
-	$(BIN)/dbt docs generate --profiles-dir .
+	$(BIN)/python -m brukerplan.dbt_docs --out $(DOCS_DIR)
 
 clean:
-	rm -rf returns data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet-* reports/* target logs
+	rm -rf returns data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet* reports/* target logs
 	@touch reports/.gitkeep

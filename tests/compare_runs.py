@@ -26,6 +26,7 @@ RUN_COLUMNS: dict[str, frozenset[str]] = {
         {"publication_id", "published_at", "dbt_invocation_id", "dbt_build_generated_at", "exact_audit_seconds"}
     ),
     "publication_tables": frozenset({"publication_id"}),
+    "publication_submissions": frozenset({"publication_id"}),
 }
 
 

@@ -68,21 +68,45 @@ def load_settings(uses: tuple[str, ...] = (), **overrides: object) -> Settings:
 def build(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,
-    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection, e.g. 'staging+'")] = None,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            "--select", "-s", help="dbt node selection, e.g. 'staging+' (built on a copy of the current warehouse)"
+        ),
+    ] = None,
 ) -> None:
-    """Run `dbt build` (seeds, models, tests) on the landing zone into the warehouse file."""
-    from brukerplan.warehouse.dbt_runner import run_dbt
+    """Run `dbt build` (seeds, models, tests) on the landing zone into a new warehouse file beside the current
+    one, and swap it in only when every model and test is green. Readers of the current file are never blocked
+    (they keep the old version until they reconnect); a failed build leaves the current warehouse untouched and
+    deletes the new file. Exit 1 when the build failed or was not swapped in."""
+    from brukerplan.warehouse.build import BuildBlocked, build_warehouse
 
     settings = load_settings(landing=landing, warehouse=warehouse)
-    args = ["build"] + (["--select", select] if select else [])
-    with console.status("dbt build …"):
-        outcome = run_dbt(args, settings, quiet=False)
+    with console.status("dbt build …") as status:
+        try:
+            result = build_warehouse(settings, select, say=lambda msg: status.update(msg), quiet=False)
+        except BuildBlocked as exc:
+            console.print(f"[red]build refused:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    outcome = result.outcome
     summary = ", ".join(f"{k}={v}" for k, v in sorted(outcome.counts.items()))
     for failure in outcome.failures:
         console.print(f"[red]failed:[/red] {failure}")
     state = "[green]ok[/green]" if outcome.success else "[red]FAILED[/red]"
-    console.print(f"dbt build {state} in {outcome.seconds:.1f} s ({summary}); warehouse: {settings.warehouse}")
-    raise typer.Exit(0 if outcome.success else 1)
+    console.print(f"dbt build {state} in {outcome.seconds:.1f} s ({summary})")
+    if result.swapped:
+        console.print(f"warehouse replaced: {result.warehouse} (open read-only connections keep the old version)")
+        raise typer.Exit(0)
+    previous = (
+        f"it still holds {result.previous.describe()}"
+        if result.previous
+        else ("its build record cannot be read" if result.warehouse.exists() else "there is none yet")
+    )
+    console.print(
+        f"[red]not swapped in[/red] ({result.reason}); the new file was deleted. The warehouse "
+        f"{result.warehouse} is unchanged: {previous}"
+    )
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -155,6 +179,7 @@ def report(
 def publish(
     warehouse: WarehouseOpt = None,
     published: PublishedOpt = None,
+    landing: LandingOpt = None,
     suppression_threshold: SuppressionOpt = None,
     lp_budget: Annotated[
         int | None,
@@ -166,23 +191,51 @@ def publish(
             "always runs in full (env BRUKERPLAN_LP_BUDGET, default 20000; see docs/publishing.md)",
         ),
     ] = None,
+    require_current: Annotated[
+        bool,
+        typer.Option(
+            "--require-current",
+            help="Refuse (exit 1) when the landing zone has submissions the warehouse's last build did not read "
+            "(without it: publish and warn, naming how many)",
+        ),
+    ] = False,
+    allow_failed_rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--allow-failed-rebuild",
+            help="Publish the warehouse's previous green build although the last `brukerplan build` failed "
+            "(without it: refuse, exit 1)",
+        ),
+    ] = False,
 ) -> None:
     """Publish the marts and dimensions of a green build for BI: counts from 1 to threshold-1 withheld (and
     whatever would reveal them), written atomically to a DuckDB file readable by DuckDB 1.4+, with Parquet
-    copies in <published stem>_parquet/ beside it. Exit 1 when the last dbt build was not green or the
-    warehouse has no marts (the previous published file is then left as it was)."""
+    copies in <published stem>_parquet/ beside it. The gate is the build record dbt wrote into the warehouse
+    (meta.build_record): exit 1 when the last dbt invocation on it was not a finished, green `build`, when the
+    warehouse has no marts, when the last `brukerplan build` failed (unless --allow-failed-rebuild: the warehouse
+    then still holds the previous green build), or with --require-current when the landing zone has newer
+    submissions (the previous published file is then left as it was)."""
     from brukerplan.publish.cli_view import run_publish_command
 
     settings = load_settings(
         ("suppression_threshold",),
         warehouse=warehouse,
         published=published,
+        landing=landing,
         suppression_threshold=suppression_threshold,
     )
     if lp_budget is not None and lp_budget < 0:
         console.print("[red]usage error:[/red] --lp-budget must be 0 or more")
         raise typer.Exit(2)
-    raise typer.Exit(run_publish_command(settings, console, lp_budget=lp_budget))
+    raise typer.Exit(
+        run_publish_command(
+            settings,
+            console,
+            lp_budget=lp_budget,
+            require_current=require_current,
+            allow_failed_rebuild=allow_failed_rebuild,
+        )
+    )
 
 
 @app.command("return")
@@ -280,13 +333,19 @@ def demo(
     warehouse: WarehouseOpt = None,
     published: PublishedOpt = None,
     reports: ReportsOpt = None,
+    returns: Annotated[
+        Path | None, typer.Option("--returns", help="Return packages folder (env BRUKERPLAN_RETURNS, default returns)")
+    ] = None,
     scale: Annotated[float, typer.Option("--scale", help="Synthetic volume; 1.0 = national")] = 1.0,
 ) -> None:
-    """Run every stage end to end on synthetic data (synth, ingest, build, publish, report) and say
-    where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth)."""
+    """Run every stage end to end on synthetic data (synth, ingest, build, publish, report, return) and say
+    where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth), with a
+    throwaway keys file for the return packages (data/synth/return_keys.csv, 0600)."""
     from brukerplan.demo import run_demo
 
-    settings = load_settings(NUMBERS, landing=landing, warehouse=warehouse, published=published, reports=reports)
+    settings = load_settings(
+        NUMBERS, landing=landing, warehouse=warehouse, published=published, reports=reports, returns=returns
+    )
     ok = run_demo(settings, console, scale=scale)
     raise typer.Exit(0 if ok else 1)
 

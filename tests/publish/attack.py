@@ -127,7 +127,8 @@ REF_PARTITION = {
     "mart_services": [*GEO, "user_group"],
 }
 SHOWN, WITHHELD, ABSENT = 0, 1, 2
-WITHHELD_LIST = "list_transform(string_split(withheld_columns, ','), lambda x: trim(x))"
+# a withheld cell is NULL and its row's flag `<column>_withheld` is true (docs/publishing.md, "Withheld cells")
+FLAG = "_withheld"
 PRIME = 2_147_483_647
 
 
@@ -227,26 +228,21 @@ def families(rejected: list[str]) -> dict[str, Family]:
         where="a.rid <> a.ref",
         variants=tuple(Variant(f"[{c}]", ((c, -1),), ((c, 1),)) for c in ("persons_in_area", "persons_known")),
     )
-    fam["living.colours"] = Family(
-        a=L,
-        b=L,
-        on="b.ref = a.rid",
-        where="a.rid = a.ref",
-        variants=(Variant("[persons_in_area]", (("persons_in_area", -1),), (("persons", 1),)),),
+
+    def area_colours(name: str, colours: str, variant: Variant) -> None:
+        """The colour rows (b) of an area (`colours`: which) against the area's first row (a)."""
+        fam[name] = Family(a=L, b=L, on="b.ref = a.rid", where=f"a.rid = a.ref{colours}", variants=(variant,))
+
+    area_colours("living.colours", "", Variant("[persons_in_area]", (("persons_in_area", -1),), (("persons", 1),)))
+    area_colours(
+        "living.colours_known",
+        " and b.colour <> 'unknown'",
+        Variant("[persons_known]", (("persons_known", -1),), (("persons", 1),)),
     )
-    fam["living.colours_known"] = Family(
-        a=L,
-        b=L,
-        on="b.ref = a.rid",
-        where="a.rid = a.ref and b.colour <> 'unknown'",
-        variants=(Variant("[persons_known]", (("persons_known", -1),), (("persons", 1),)),),
-    )
-    fam["living.unknown"] = Family(
-        a=L,
-        b=L,
-        on="b.ref = a.rid",
-        where="a.rid = a.ref and b.colour = 'unknown'",
-        variants=(Variant("", (("persons_in_area", -1), ("persons_known", 1)), (("persons", 1),)),),
+    area_colours(
+        "living.unknown",
+        " and b.colour = 'unknown'",
+        Variant("", (("persons_in_area", -1), ("persons_known", 1)), (("persons", 1),)),
     )
     fam["living.in_area_is_trends"] = Family(
         a=T,
@@ -265,34 +261,30 @@ def families(rejected: list[str]) -> dict[str, Family]:
     fam["housing.persons_is_trends"] = Family(
         a=H, b=T, on=_same(group_keys), variants=(Variant("", (("persons", -1),), (("persons", 1),)),)
     )
-    for colour in ("green", "yellow", "red"):
-        fam[f"housing.{colour}_is_living"] = Family(
+
+    def housing_is_living(name: str, rows: str, housing: tuple[tuple[str, int], ...], living: str) -> None:
+        """A housing row against the housing area's rows of living conditions (`rows`: which)."""
+        fam[name] = Family(
             a=H,
             b=L,
             on=_same(group_keys),
-            where=f"b.area = 'housing' and b.colour = '{colour}'",
-            variants=(Variant("", ((f"housing_{colour}", -1),), (("persons", 1),)),),
+            where=f"b.area = 'housing' and {rows}",
+            variants=(Variant("", housing, ((living, 1),)),),
         )
-    fam["housing.known_is_living"] = Family(
-        a=H,
-        b=L,
-        on=_same(group_keys),
-        where="b.area = 'housing' and b.rid = b.ref",
-        variants=(Variant("", (("persons_housing_known", -1),), (("persons_known", 1),)),),
+
+    for colour in ("green", "yellow", "red"):
+        housing_is_living(
+            f"housing.{colour}_is_living", f"b.colour = '{colour}'", ((f"housing_{colour}", -1),), "persons"
+        )
+    housing_is_living("housing.known_is_living", "b.rid = b.ref", (("persons_housing_known", -1),), "persons_known")
+    housing_is_living(
+        "housing.known_is_living_colours", "b.colour <> 'unknown'", (("persons_housing_known", -1),), "persons"
     )
-    fam["housing.known_is_living_colours"] = Family(
-        a=H,
-        b=L,
-        on=_same(group_keys),
-        where="b.area = 'housing' and b.colour <> 'unknown'",
-        variants=(Variant("", (("persons_housing_known", -1),), (("persons", 1),)),),
-    )
-    fam["housing.unknown_is_living"] = Family(
-        a=H,
-        b=L,
-        on=_same(group_keys),
-        where="b.area = 'housing' and b.colour = 'unknown'",
-        variants=(Variant("", (("persons", -1), ("persons_housing_known", 1)), (("persons", 1),)),),
+    housing_is_living(
+        "housing.unknown_is_living",
+        "b.colour = 'unknown'",
+        (("persons", -1), ("persons_housing_known", 1)),
+        "persons",
     )
     # services: the status sets within the row; the persons by status known/unknown are all persons of the
     # group; the numbers about persons (not services) repeat on every service row
@@ -610,10 +602,9 @@ class Attack:
             base += n * table.k
             if not cells:
                 continue
-            listed = "withheld_columns" in cols
             parts = []
             for j, c in enumerate(cells):
-                w = f"coalesce(list_contains({WITHHELD_LIST}, '{c}'), false)" if listed else "false"
+                w = f"coalesce({c}{FLAG}, false)" if f"{c}{FLAG}" in cols else "false"
                 parts.append(f"coalesce(try_cast({c} as bigint), 0) as v{j}, {c} is null as n{j}, {w} as w{j}")
             arr = self.con.execute(f"select {', '.join(parts)} from t_{name} order by rid").fetchnumpy()
             v = np.column_stack([np.asarray(arr[f"v{j}"], dtype=np.int64) for j in range(len(cells))]).ravel()
@@ -774,12 +765,10 @@ class Attack:
             if name not in self.tables:
                 continue
             cols = {r[0] for r in self.con.execute(f"select column_name from (describe t_{name})").fetchall()}
-            if "withheld_columns" not in cols:
-                continue
             for column, sources in derived.items():
                 if column not in cols:
                     continue
-                withheld = " or ".join(f"list_contains({WITHHELD_LIST}, '{s}')" for s in sources if s in cols)
+                withheld = " or ".join(f"{s}{FLAG}" for s in sources if f"{s}{FLAG}" in cols)
                 if not withheld:
                     continue
                 n = self.con.execute(

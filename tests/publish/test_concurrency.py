@@ -22,7 +22,7 @@ READER = r"""
 import json, os, sys, time
 import duckdb
 
-path, parquet_link, stop, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, parquet_dir, stop, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 errors, versions, iterations = [], set(), 0
 
 
@@ -53,10 +53,14 @@ else:
             if mode == "duckdb":
                 con = duckdb.connect(path, read_only=True)
                 versions.add(check(con, lambda t: f'"{t}"'))
-            else:  # parquet: resolve the link once per round, then read that version's files
-                folder = os.path.realpath(parquet_link)
-                con = duckdb.connect()
-                versions.add(check(con, lambda t: f"'{folder}/{t}.parquet'"))
+            else:  # parquet: open the folder once per round, then read that version's files through the handle
+                handle = os.open(parquet_dir, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    folder = f"/proc/self/fd/{handle}"
+                    con = duckdb.connect()
+                    versions.add(check(con, lambda t: f"'{folder}/{t}.parquet'"))
+                finally:
+                    os.close(handle)
             con.close()
         except Exception as exc:  # noqa: BLE001 - every failure is a finding
             errors.append(f"{type(exc).__name__}: {exc}")
@@ -102,4 +106,5 @@ def test_readers_see_only_complete_versions_while_publish_runs_repeatedly(tmp_pa
         assert report["errors"] == [], report
         assert report["iterations"] > 0, report
     assert max(r["versions"] for r in reports if r["mode"] == "duckdb") >= 2, reports
+    assert next(r for r in reports if r["mode"] == "parquet")["versions"] >= 2, reports
     assert next(r for r in reports if r["mode"] == "hold")["versions"] == 1

@@ -5,14 +5,16 @@ tests can prove that publish never copies them."""
 
 from __future__ import annotations
 
-import json
 import random
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from brukerplan.settings import PROJECT_DIR
 from tests.support import AREAS
 
 FINEST = ["rus_only", "rop_less_serious", "rop_serious", "rus_mental_unknown", "mental"]
@@ -377,7 +379,7 @@ create view staging.stg_landing__registrations as select person_id, mapping_year
 
 
 def make_warehouse(path: Path, shape: FixtureShape | None = None) -> Path:
-    """Write the warehouse file at path (replacing it) and a green run_results.json in dbt_target beside it."""
+    """Write the warehouse file at path (replacing it) with a green build record, as a `dbt build` leaves it."""
     shape = shape or FixtureShape()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
@@ -398,23 +400,57 @@ def make_warehouse(path: Path, shape: FixtureShape | None = None) -> Path:
         con.execute(CORE.format(services=services, areas=areas))
     finally:
         con.close()
-    write_run_results(path, ok=True)
+    write_build_record(path)
     return path
 
 
-def write_run_results(warehouse: Path, ok: bool = True, command: str = "build") -> Path:
-    """A dbt run_results.json as `brukerplan build` leaves it beside the warehouse."""
-    target = warehouse.parent / "dbt_target"
-    target.mkdir(parents=True, exist_ok=True)
-    results = [
-        {"unique_id": "model.brukerplan.mart_trends", "status": "success"},
-        {"unique_id": "test.brukerplan.not_null_mart_trends_persons", "status": "pass" if ok else "fail"},
-    ]
-    data = {
-        "metadata": {"dbt_version": "1.11.16", "generated_at": "2026-01-01T00:00:00Z", "invocation_id": "fixture"},
-        "args": {"which": command},
-        "results": results,
-    }
-    out = target / "run_results.json"
-    out.write_text(json.dumps(data), encoding="utf-8")
-    return out
+# The table exactly as the dbt hooks create it (macros/build_record.sql); tests/warehouse/test_build_record.py
+# checks it against the table a real `dbt build` writes.
+BUILD_RECORD_TABLE = re.search(
+    r"create schema if not exists meta;.*?\n    \);",
+    (PROJECT_DIR / "macros" / "build_record.sql").read_text(encoding="utf-8"),
+    re.DOTALL,
+).group(0)  # type: ignore[union-attr]
+
+
+def write_build_record(
+    warehouse: Path,
+    status: str = "green",
+    command: str = "build",
+    submissions: tuple[str, ...] = (),
+    failing: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """Append the record of a later dbt invocation to the warehouse (status green, not green or running; failing
+    nodes as (unique id, status)); returns its invocation id."""
+    invocation = str(uuid.uuid4())
+    finished = status != "running"
+    counts = {"success": 2, "pass": 3}
+    for _, node_status in failing:
+        counts[node_status] = counts.get(node_status, 0) + 1
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(BUILD_RECORD_TABLE)
+        con.execute(
+            """
+            insert into meta.build_record
+            select ?, ?, null, current_timestamp, case when ? then current_timestamp end, ?,
+                case when ? then ?::integer end, case when ? then ?::map(varchar, integer) end,
+                [{'node': f[1], 'status': f[2], 'message': 'simulated'} for f in ?::varchar[][]], ?::varchar[],
+                null, '1.11.16'
+            """,
+            [
+                invocation,
+                command,
+                finished,
+                status,
+                finished,
+                sum(counts.values()),
+                finished,
+                counts,
+                [list(f) for f in failing],
+                list(submissions),
+            ],
+        )
+    finally:
+        con.close()
+    return invocation

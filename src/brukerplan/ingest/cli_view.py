@@ -97,6 +97,12 @@ def show(result: RunResult, settings: Settings, console: Console) -> None:
     quarantine = settings.landing / "quarantine"
     if result.quarantined:
         console.print(f"quarantined files and their reports (report.md, report.json) are in {quarantine}")
+    if result.data_docs is not None:
+        console.print(
+            f"validation results ({result.data_docs_pages} great-expectations Data Docs page(s), restricted): "
+            f"{result.data_docs}",
+            soft_wrap=True,  # the path stays whole, to be copied
+        )
     counts: dict[str, int] = {}
     for f in result.files:
         counts[f.status] = counts.get(f.status, 0) + 1

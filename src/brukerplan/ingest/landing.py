@@ -260,6 +260,11 @@ def _report_markdown(report: dict) -> str:
     failed = details.get("failed_expectations")
     if failed:
         lines += ["", "## Failed expectations", ""] + [f"* {m}" for m in failed]
+    if details.get("data_docs"):  # relative to the landing root; this report lies in quarantine/<sha256>/
+        lines += [
+            "",
+            f"great-expectations Data Docs of the result: [{details['data_docs']}](../../{details['data_docs']})",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,13 +22,15 @@ from brukerplan.ingest.mapping import map_sheet
 from brukerplan.ingest.readers import DELIMITER_NAMES, read_file
 from brukerplan.ingest.reference import load_municipalities
 from brukerplan.ingest.rules import Outcome, apply_rules
-from brukerplan.ingest.validation import GxValidator, Validator
+from brukerplan.ingest.validation import DataDocsWriter, GxValidator, RunDataDocs, Validator
 from brukerplan.settings import Settings
 
 EXTENSIONS = (".xlsx", ".csv")
 SAMPLE_REJECTS = 20
 BATCH_ROWS = 200_000
 """Files waiting for validation are validated together once they hold this many landed rows (or at the end)."""
+DATA_DOCS = "data_docs"
+"""The landing zone's folder of great-expectations Data Docs: one site per ingest run, DATA_DOCS/<run>/index.html."""
 
 
 class UsageError(ValueError):
@@ -62,6 +65,8 @@ class RunResult:
     files: list[FileResult] = field(default_factory=list)
     cleaned: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    data_docs: Path | None = None  # index.html of this run's Data Docs (none when no file reached validation)
+    data_docs_pages: int = 0
 
     @property
     def quarantined(self) -> list[FileResult]:
@@ -144,18 +149,37 @@ class Ingestor:
             known = zone.known()
             pending: list[_Pending] = []
             by_sha: dict[str, _Pending] = {}
+            docs = self._data_docs(zone)
             for path, name in ordered:
                 if on_file:
                     on_file(path, None)
                 file_result = self._prepare(zone, known, path, name, pending, by_sha)
                 result.files.append(file_result)
                 if sum(p.outcome.rows_landed for p in pending) >= self.batch_rows:
-                    self._flush(zone, known, pending)
+                    self._flush(zone, known, pending, docs)
                 if on_file:
                     on_file(path, file_result)
-            self._flush(zone, known, pending)
+            self._flush(zone, known, pending, docs)
+            if docs is not None and docs.pages:
+                docs.build()  # into _tmp (a crash leaves nothing half-written), then renamed into place
+                final = zone.root / DATA_DOCS / docs.run_name
+                final.parent.mkdir(exist_ok=True)
+                os.replace(docs.folder, final)
+                result.data_docs, result.data_docs_pages = final / "index.html", len(docs.pages)
         result.seconds = time.perf_counter() - started
         return result
+
+    def _data_docs(self, zone: LandingZone) -> RunDataDocs | None:
+        """This run's Data Docs (when the validator writes them), named after the run's start (UTC)."""
+        if not isinstance(self.validator, DataDocsWriter):
+            return None
+        stamp = now_utc().strftime("%Y%m%dT%H%M%SZ")
+        run_name = next(
+            name
+            for name in (stamp if n == 1 else f"{stamp}-{n}" for n in range(1, 1000))
+            if not (zone.root / DATA_DOCS / name).exists()
+        )
+        return self.validator.data_docs(run_name, zone.tmp / f"{DATA_DOCS}-{run_name}")
 
     def _prepare(
         self,
@@ -227,7 +251,7 @@ class Ingestor:
         result.status, result.rule_id, result.message = "quarantined", q.rule_id, q.message
         result.submission_id, result.rows_landed = None, 0
 
-    def _flush(self, zone: LandingZone, known: Known, pending: list[_Pending]) -> None:
+    def _flush(self, zone: LandingZone, known: Known, pending: list[_Pending], docs: RunDataDocs | None) -> None:
         """Validate the waiting files in one suite run (each alone when that fails), then land them in order."""
         if not pending:
             return
@@ -235,22 +259,31 @@ class Ingestor:
         started = time.perf_counter()
         batch = [p.record["submission_id"] for p in pending]
         together = self.validator.validate(pa.concat_tables([p.outcome.registrations for p in pending]))
+        alone = not together.success and len(pending) > 1
         outcomes = (
-            [together] * len(pending)
-            if together.success
-            else [self.validator.validate(p.outcome.registrations) for p in pending]
+            [self.validator.validate(p.outcome.registrations) for p in pending] if alone else [together] * len(pending)
         )
+        pages: list[Path | None] = [None] * len(pending)
+        if docs is not None:
+            names = [p.path.name for p in pending]
+            label = names[0] if len(pending) == 1 else f"{names[0]}-and-{len(pending) - 1}-more"
+            pages = [docs.add(label, together, names)] * len(pending)
+            if alone:
+                pages = [docs.add(n, o, [n]) for n, o in zip(names, outcomes, strict=True)]
         landing: list[tuple[_Pending, Submission]] = []
         shared = dict(together.result, validated_with=batch)
         shared_text = (json.dumps(shared, indent=1, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        for item, validation in zip(pending, outcomes, strict=True):
+        for item, validation, page in zip(pending, outcomes, pages, strict=True):
             if not validation.success:
                 known.deliveries.pop(item.name.delivery_key, None)
+                details = {"failed_expectations": validation.failed, "validation": validation.result}
+                if docs is not None and page is not None:  # the page is written at the end of the run
+                    details["data_docs"] = (Path(DATA_DOCS) / docs.run_name / page).as_posix()
                 q = Quarantine(
                     "Q08",
                     f"{item.path.name}: the landed data fail the validation suite ({len(validation.failed)} "
                     f"expectation(s): {'; '.join(validation.failed[:5])})",
-                    {"failed_expectations": validation.failed, "validation": validation.result},
+                    details,
                 )
                 self._quarantine(zone, known, item.path, item.sha, q, item.result)
                 for duplicate in item.duplicates:

@@ -10,7 +10,13 @@ from brukerplan.publish.publisher import PublishError, publish
 from brukerplan.settings import Settings
 
 
-def run_publish_command(settings: Settings, console: Console, lp_budget: int | None = None) -> int:
+def run_publish_command(
+    settings: Settings,
+    console: Console,
+    lp_budget: int | None = None,
+    require_current: bool = False,
+    allow_failed_rebuild: bool = False,
+) -> int:
     """Publish and report; returns the exit status (0 published, 1 refused or failed)."""
     with console.status("publishing …") as status:
         try:
@@ -18,6 +24,8 @@ def run_publish_command(settings: Settings, console: Console, lp_budget: int | N
                 settings,
                 progress=lambda msg: status.update(f"publish: {msg} …"),
                 lp_budget=DEFAULT_LP_BUDGET if lp_budget is None else lp_budget,
+                require_current=require_current,
+                allow_failed_rebuild=allow_failed_rebuild,
             )
         except PublishError as exc:
             console.print(f"[red]publish refused:[/red] {exc}")
@@ -59,4 +67,8 @@ def run_publish_command(settings: Settings, console: Console, lp_budget: int | N
         f"{result.withheld_cells:,} withheld cells in {result.seconds:.1f} s: {result.path} "
         f"(Parquet: {result.parquet_dir})"
     )
+    if result.build is not None:
+        console.print(f"from the warehouse's last green build: {result.build.describe()}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     return 0

@@ -1,61 +1,114 @@
-"""When publishing is allowed: after a green `dbt build` of the warehouse.
+"""When publishing is allowed (docs/publishing.md, "When publish refuses"; docs/decisions.md P1, W2).
 
-Rule (docs/publishing.md): dbt's run_results.json of the last invocation on this warehouse (by default in the
-`dbt_target` folder beside the warehouse file, where `brukerplan build` writes it) must exist, record a
-`build` command, and have every node in status success, pass, warn or no-op (error, fail, runtime error and skipped
-refuse publishing). The warehouse must also hold every mart the publish spec names."""
+The one source of truth is the build record that dbt writes into the warehouse it builds (meta.build_record,
+macros/build_record.sql), read here through the connection publish reads the marts with, so the record and the
+marts are the same version of the file. The newest record must be a finished `build` whose status is green:
+publish refuses a failed, interrupted or partial-command (`dbt run`, `dbt test`, `dbt seed`) last invocation and a
+warehouse without a record. Then the landing zone's submissions are compared with the ones the build read:
+missing ones are a warning, or a refusal with `--require-current`."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-GREEN = {"success", "pass", "warn", "no-op"}  # no-op: exposures and other nodes that do not run
+import duckdb
+
+from brukerplan.ingest.contract import landing_tables
+from brukerplan.warehouse.record import RUNNING, BuildRecord, last_build_record, read_failed_attempt
+
+__all__ = ["BuildNotGreen", "BuildRecord", "GateResult", "check_build", "landing_submissions"]
+
+SHOWN = 5  # failing nodes or submission ids named in a message
 
 
 class BuildNotGreen(RuntimeError):
-    """The last dbt invocation on the warehouse was not a green build (publishing refused)."""
+    """The warehouse's last dbt invocation was not a green build, or it is not current and that was required."""
 
 
 @dataclass(frozen=True)
-class BuildRecord:
-    invocation_id: str
-    generated_at: str
-    nodes: int
-    dbt_version: str
+class GateResult:
+    build: BuildRecord
+    missing: tuple[str, ...]  # submissions in the landing zone that the build did not read
+    warnings: list[str] = field(default_factory=list)
 
 
-def default_run_results(warehouse: Path) -> Path:
-    """Where `brukerplan build` (dbt_runner.run_dbt) leaves run_results.json for this warehouse."""
-    return warehouse.parent / "dbt_target" / "run_results.json"
+def landing_submissions(landing: Path) -> list[str]:
+    """Ids of the submissions in the landing zone: those whose record exists (warehouse.md, "Landing zone")."""
+    pattern = landing_tables()["submissions"].glob  # submissions/*.json, from the landing contract
+    return sorted(path.stem for path in landing.glob(pattern))
 
 
-def check_green_build(run_results: Path) -> BuildRecord:
-    if not run_results.exists():
-        raise BuildNotGreen(f"no dbt build record at {run_results}: run `brukerplan build` first")
-    try:
-        data = json.loads(run_results.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BuildNotGreen(f"cannot read the dbt build record {run_results}: {exc}") from exc
-    command = (data.get("args") or {}).get("which")
-    if command != "build":
+def _listed(items: list[str] | tuple[str, ...]) -> str:
+    more = f" and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    return ", ".join(items[:SHOWN]) + more
+
+
+def _green_build(con: duckdb.DuckDBPyConnection, catalog: str) -> BuildRecord:
+    record = last_build_record(con, catalog)
+    if record is None:
         raise BuildNotGreen(
-            f"the last dbt invocation recorded in {run_results} was `{command}`, not `build`: "
-            "run `brukerplan build` so that every model and test has run"
+            "the warehouse has no build record (meta.build_record, written by dbt at the end of every run): "
+            "run `brukerplan build`"
         )
-    results = data.get("results") or []
-    bad = [r for r in results if str(r.get("status", "")).lower() not in GREEN]
-    if bad:
-        listed = "; ".join(f"{r.get('unique_id')}: {r.get('status')}" for r in bad[:5])
-        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-        raise BuildNotGreen(f"the last dbt build was not green: {listed}{more}")
-    if not results:
-        raise BuildNotGreen(f"the dbt build record {run_results} lists no nodes")
-    metadata = data.get("metadata") or {}
-    return BuildRecord(
-        invocation_id=str(metadata.get("invocation_id", "")),
-        generated_at=str(metadata.get("generated_at", "")),
-        nodes=len(results),
-        dbt_version=str(metadata.get("dbt_version", "")),
-    )
+    what = record.describe()
+    if record.status == RUNNING:
+        raise BuildNotGreen(
+            f"the last dbt invocation on the warehouse, {what}, never finished (it was interrupted, or its "
+            "end-of-run hook failed), so the warehouse may be half rebuilt: run `brukerplan build`"
+        )
+    if record.command != "build":
+        raise BuildNotGreen(
+            f"the last dbt invocation on the warehouse was {what}, not `build`: run `brukerplan build` so that "
+            "every model and test has run"
+        )
+    if not record.is_green_build:
+        failing = [f"{f.node}: {f.status}" for f in record.failing_nodes] or [f"{record.nodes or 0} nodes"]
+        raise BuildNotGreen(f"the last dbt build on the warehouse, {what}, was not green: {_listed(failing)}")
+    return record
+
+
+def check_build(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    landing: Path,
+    require_current: bool = False,
+    warehouse: Path | None = None,
+    allow_failed_rebuild: bool = False,
+) -> GateResult:
+    """The gate on the warehouse attached as `catalog`: raises BuildNotGreen, or returns the build record and
+    warnings (submissions of `landing` the build did not read; a refusal when `require_current`). When the last
+    `brukerplan build` of `warehouse` failed (its note beside the file), publish refuses unless
+    `allow_failed_rebuild`: the warehouse is the previous green build, consistent but not what was asked for."""
+    record = _green_build(con, catalog)
+    problem = ""
+    failed = read_failed_attempt(warehouse) if warehouse is not None else None
+    if failed is not None and failed.at > record.generated_at:
+        problem = (
+            f"the last `brukerplan build` failed ({failed.at:%Y-%m-%d %H:%M %Z}: {failed.reason}"
+            f"{': ' + _listed(list(failed.failures)) if failed.failures else ''}); the warehouse still holds the "
+            f"previous green build, {record.describe()}"
+        )
+        if not allow_failed_rebuild:
+            raise BuildNotGreen(
+                f"{problem}. Fix it and run `brukerplan build` again, or publish that previous build with "
+                "--allow-failed-rebuild"
+            )
+    warnings = [f"{problem} (published with --allow-failed-rebuild)"] if failed is not None and problem else []
+    built = set(record.submission_ids or ())
+    present = landing_submissions(landing)
+    missing = tuple(s for s in present if s not in built)
+    if not landing.is_dir():
+        problem = f"landing zone {landing} not found: cannot check that the warehouse includes every submission"
+    elif missing:
+        problem = (
+            f"the landing zone {landing} has {len(missing)} submission{'s' if len(missing) != 1 else ''} that the "
+            f"warehouse does not include ({_listed(missing)}; built {record.generated_at:%Y-%m-%d %H:%M %Z}): run "
+            "`brukerplan build` to include them"
+        )
+    else:
+        return GateResult(build=record, missing=missing, warnings=warnings)
+    if require_current:
+        raise BuildNotGreen(f"--require-current: {problem}")
+    warnings.append(f"{problem} (--require-current refuses instead)")
+    return GateResult(build=record, missing=missing, warnings=warnings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import shutil
 import tempfile
 import time
@@ -15,18 +14,43 @@ from pathlib import Path
 import duckdb
 
 from brukerplan.publish import writer
+from brukerplan.publish.describe import (
+    DescriptionError,
+    TableDescription,
+    describe_own_table,
+    describe_table,
+    load_descriptions,
+    parquet_metadata,
+    undescribed_warning,
+    warehouse_description,
+    write_comments,
+)
 from brukerplan.publish.equations import build_equations, literal, quote, source_table
-from brukerplan.publish.gate import BuildNotGreen, BuildRecord, check_green_build, default_run_results
+from brukerplan.publish.gate import BuildNotGreen, BuildRecord, check_build
 from brukerplan.publish.intervals import DEFAULT_LP_BUDGET
-from brukerplan.publish.masks import bit, build_masks, mask_table
-from brukerplan.publish.spec import PublishSpec, SpecError, TableSpec, expand_patterns, load_spec
+from brukerplan.publish.layout import (
+    LayoutError,
+    check_whole_counts,
+    dimension_columns,
+    dimension_select,
+    mart_columns,
+    mart_select,
+    source_types,
+)
+from brukerplan.publish.masks import build_masks
+from brukerplan.publish.metadata import (
+    OWN_TABLES,
+    Publication,
+    instant,
+    write_metadata,
+    write_readme,
+    write_submissions,
+    write_tables,
+)
+from brukerplan.publish.spec import PublishSpec, SpecError, expand_patterns, load_spec
 from brukerplan.publish.suppress import SuppressionStats, suppress_system
 from brukerplan.settings import Settings
 
-METADATA_TABLE = "publication_metadata"
-TABLES_TABLE = "publication_tables"
-WITHHELD_CELLS = "withheld_cells"
-WITHHELD_COLUMNS = "withheld_columns"
 MEMORY_LIMIT = "2GB"
 
 Progress = Callable[[str], None]
@@ -59,21 +83,6 @@ class PublishResult:
     @property
     def withheld_cells(self) -> int:
         return sum(t.withheld_cells for t in self.tables)
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for column, package in [
-        ("brukerplan_version", "brukerplan"),
-        ("duckdb_version", "duckdb"),
-        ("dbt_core_version", "dbt-core"),
-        ("dbt_duckdb_version", "dbt-duckdb"),
-    ]:
-        try:
-            out[column] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            out[column] = "unknown"
-    return out
 
 
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path, attempts: int = 5) -> None:
@@ -153,29 +162,6 @@ def _load(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[PublishSpe
     return spec, columns_of
 
 
-def _mart_select(table: TableSpec, columns: list[str]) -> str:
-    """The published form of a mart: withheld cells null, plus withheld_cells and withheld_columns."""
-    suppressible = set(table.count_names) | set(table.derived)
-    mask = "coalesce(m.mask, 0)"
-
-    def withheld(column: str) -> str:
-        return f"({mask} & {1 << bit(table, column)}) != 0"
-
-    parts = []
-    for column in columns:
-        if column in suppressible:
-            parts.append(f"case when {withheld(column)} then null else r.{quote(column)} end as {quote(column)}")
-        else:
-            parts.append(f"r.{quote(column)}")
-    flagged = ", ".join(f"case when {withheld(c)} then {literal(c)} end" for c in columns if c in suppressible)
-    parts.append(f"bit_count({mask})::integer as {WITHHELD_CELLS}")
-    parts.append(f"concat_ws(',', {flagged or 'null'}) as {WITHHELD_COLUMNS}")
-    return (
-        f"select {', '.join(parts)} from {source_table(table.name)} r "
-        f"left join {mask_table(table.name)} m on m.row_id = r._row_id order by r._row_id"
-    )
-
-
 def suppress(
     con: duckdb.DuckDBPyConnection,
     spec: PublishSpec,
@@ -219,11 +205,55 @@ def _submissions(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> list[str]
     return []
 
 
+def _write_tables(
+    con: duckdb.DuckDBPyConnection, spec: PublishSpec, publication: Publication, stats: SuppressionStats
+) -> tuple[list[TableSummary], list[TableDescription]]:
+    """Every published table into the database attached as `out`, with COMMENT ON on it and its columns: the
+    marts (suppressed), the dimensions, then README, publication_metadata, publication_submissions and
+    publication_tables. Returns the summaries and the descriptions (for the Parquet copies), in that order."""
+    descriptions = load_descriptions()
+    summaries: list[TableSummary] = []
+    described: list[TableDescription] = []
+    for table in spec.tables:
+        schema, name = table.source.split(".", 1)
+        columns = mart_columns(table, source_types(con, "wh", schema, name))
+        con.execute(f"create table out.main.{quote(table.name)} as {mart_select(table, columns)}")
+        row = con.execute(f"select count(*), coalesce(sum(withheld_cells), 0) from out.main.{quote(table.name)}")
+        rows, withheld = row.fetchone() or (0, 0)
+        summaries.append(TableSummary(table.name, "mart", int(rows), int(withheld)))
+        described.append(
+            describe_table(table.name, columns, warehouse_description(con, "wh", table.source), descriptions)
+        )
+    for dim in spec.dimensions:
+        schema, name = dim.source.split(".", 1)
+        columns = dimension_columns(source_types(con, "wh", schema, name))
+        con.execute(f"create table out.main.{quote(dim.name)} as {dimension_select('wh', dim.source, columns)}")
+        rows = (con.execute(f"select count(*) from out.main.{quote(dim.name)}").fetchone() or (0,))[0]
+        summaries.append(TableSummary(dim.name, "dimension", int(rows)))
+        described.append(describe_table(dim.name, columns, warehouse_description(con, "wh", dim.source), descriptions))
+    # README lists every table with its description, its own tables' from descriptions.yaml
+    listed_in_readme = [*described, *(describe_own_table(name, [], descriptions) for name in OWN_TABLES)]
+    total = len(summaries) + len(OWN_TABLES)
+    described.append(write_readme(con, "out", publication.threshold, listed_in_readme, descriptions))
+    described.append(write_metadata(con, "out", publication, stats, total, descriptions))
+    described.append(write_submissions(con, "out", publication, descriptions))
+    for table in described[-3:]:
+        rows = (con.execute(f"select count(*) from out.main.{quote(table.name)}").fetchone() or (0,))[0]
+        summaries.append(TableSummary(table.name, "metadata", int(rows)))
+    listed = [(t.name, t.kind, t.rows, t.withheld_cells) for t in summaries]
+    described.append(write_tables(con, "out", listed, publication.publication_id, descriptions))
+    summaries.append(TableSummary(described[-1].name, "metadata", len(summaries) + 1))
+    for table in described:
+        write_comments(con, "out", table)
+    return summaries, described
+
+
 def publish(
     settings: Settings,
     *,
-    run_results: Path | None = None,
     require_green_build: bool = True,
+    require_current: bool = False,
+    allow_failed_rebuild: bool = False,
     spec: PublishSpec | None = None,
     progress: Progress | None = None,
     spec_transform: Callable[[PublishSpec], PublishSpec] | None = None,
@@ -238,11 +268,7 @@ def publish(
         raise PublishError(f"publish spec: {exc}") from exc
     threshold = settings.suppression_threshold
     build: BuildRecord | None = None
-    if require_green_build:
-        try:
-            build = check_green_build(run_results or default_run_results(settings.warehouse))
-        except BuildNotGreen as exc:
-            raise PublishError(str(exc)) from exc
+    warnings: list[str] = []
     published = settings.published
     published.parent.mkdir(parents=True, exist_ok=True)
     spill = Path(tempfile.mkdtemp(prefix=".publish-spill-", dir=published.parent))
@@ -251,153 +277,74 @@ def publish(
     try:
         say("reading the marts")
         _attach_warehouse(con, settings.warehouse)
-        spec, columns_of = _load(con, spec)
+        if require_green_build:  # the gate reads the build record of the very file attached here
+            try:
+                gate = check_build(
+                    con,
+                    "wh",
+                    settings.landing,
+                    require_current=require_current,
+                    warehouse=settings.warehouse,
+                    allow_failed_rebuild=allow_failed_rebuild,
+                )
+            except BuildNotGreen as exc:
+                raise PublishError(str(exc)) from exc
+            build, warnings = gate.build, gate.warnings
+        spec, _ = _load(con, spec)
+        for table in spec.tables:  # before the equations read the counts as integers
+            check_whole_counts(con, table, source_types(con, "wh", *table.source.split(".", 1)))
         if spec_transform is not None:
             spec = spec_transform(spec)
-        dimensions: list[tuple[str, str, list[str]]] = []
         for dim in spec.dimensions:
             schema, name = dim.source.split(".", 1)
             columns = _columns(con, schema, name)
             if columns is None:
                 raise PublishError(f"the warehouse has no {dim.source}: run a full `brukerplan build` first")
             _check_person_level(spec, dim.name, columns)
-            dimensions.append((dim.name, dim.source, columns))
         say("suppressing small counts")
         stats = suppress(con, spec, threshold, progress=say, lp_budget=lp_budget)
-        submissions = _submissions(con, spec)
-        publication_id = str(uuid.uuid4())
-        summaries: list[TableSummary] = []
+        publication = Publication(
+            publication_id=str(uuid.uuid4()),
+            published_at=dt.datetime.now(dt.UTC),
+            threshold=threshold,
+            storage_version=writer.STORAGE_VERSION,
+            submissions=_submissions(con, spec),
+            build_invocation_id=build.invocation_id if build else None,
+            build_finished_at=instant(build.generated_at) if build else None,
+        )
         say("writing the published file")
-        with writer.staged_file(published) as tmp:
+        with writer.staged_file(published) as tmp, writer.staged_parquet_dir(published) as parquet_tmp:
             con.execute(f"attach {literal(str(tmp))} as out (storage_version {literal(writer.STORAGE_VERSION)})")
-            for table in spec.tables:
-                con.execute(
-                    f"create table out.main.{quote(table.name)} as {_mart_select(table, columns_of[table.name])}"
-                )
-                row = con.execute(
-                    f"select count(*), coalesce(sum({WITHHELD_CELLS}), 0) from out.main.{quote(table.name)}"
-                ).fetchone()
-                summaries.append(TableSummary(table.name, "mart", int(row[0]), int(row[1])))  # type: ignore[index]
-            for name, source, columns in dimensions:
-                schema, src = source.split(".", 1)
-                con.execute(
-                    f"create table out.main.{quote(name)} as select {', '.join(quote(c) for c in columns)} "
-                    f"from wh.{quote(schema)}.{quote(src)}"
-                )
-                row = con.execute(f"select count(*) from out.main.{quote(name)}").fetchone()
-                summaries.append(TableSummary(name, "dimension", int(row[0])))  # type: ignore[index]
-            _write_metadata(con, publication_id, threshold, submissions, build, summaries, stats)
-            summaries.append(TableSummary(METADATA_TABLE, "metadata", 1))
-            summaries.append(TableSummary(TABLES_TABLE, "metadata", len(summaries) + 1))
+            summaries, described = _write_tables(con, spec, publication, stats)
+            warning = undescribed_warning(described)
+            if warning:
+                warnings.append(warning)
             say("writing the Parquet copies")
-            parquet_dir = writer.new_parquet_dir(published)
-            try:
-                for summary in summaries:
-                    target = parquet_dir / f"{summary.name}.parquet"
-                    con.execute(
-                        f"copy (select * from out.main.{quote(summary.name)}) to {literal(str(target))} "
-                        "(format parquet)"
-                    )
-                con.execute("checkpoint out")
-                con.execute("detach out")
-                writer.commit_file(tmp, published)
-            except BaseException:
-                writer.remove_quietly(parquet_dir)
-                raise
-        link = writer.commit_parquet_dir(parquet_dir, published)
+            for table in described:
+                target = parquet_tmp / f"{table.name}.parquet"
+                con.execute(
+                    f"copy (select * from out.main.{quote(table.name)}) to {literal(str(target))} "
+                    f"(format parquet, kv_metadata {parquet_metadata(table, publication.publication_id)})"
+                )
+            con.execute("checkpoint out")
+            con.execute("detach out")
+            writer.commit_file(tmp, published)
+            parquet_dir = writer.commit_parquet_dir(parquet_tmp, published)
     except duckdb.Error as exc:
         raise PublishError(f"publishing failed, the previous published file is unchanged: {exc}") from exc
+    except (LayoutError, DescriptionError) as exc:
+        raise PublishError(f"{exc}: nothing published, the previous published file is unchanged") from exc
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
     return PublishResult(
         path=published,
-        parquet_dir=link,
+        parquet_dir=parquet_dir,
         tables=summaries,
         stats=stats,
         seconds=time.perf_counter() - started,
-        publication_id=publication_id,
+        publication_id=publication.publication_id,
         threshold=threshold,
         build=build,
+        warnings=warnings,
     )
-
-
-def _write_metadata(
-    con: duckdb.DuckDBPyConnection,
-    publication_id: str,
-    threshold: int,
-    submissions: list[str],
-    build: BuildRecord | None,
-    summaries: list[TableSummary],
-    stats: SuppressionStats,
-) -> None:
-    versions = _versions()
-    published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(
-        f"""
-        create table out.main.{METADATA_TABLE} as select
-            ?::varchar as publication_id,
-            ?::timestamp as published_at,
-            ?::integer as submissions_included,
-            ?::varchar[] as submission_ids,
-            ?::integer as suppression_threshold,
-            ?::varchar as storage_version,
-            ?::varchar as brukerplan_version,
-            ?::varchar as duckdb_version,
-            ?::varchar as dbt_core_version,
-            ?::varchar as dbt_duckdb_version,
-            ?::varchar as dbt_invocation_id,
-            ?::varchar as dbt_build_generated_at,
-            ?::integer as tables_published,
-            ?::bigint as cells_primary,
-            ?::bigint as cells_complementary,
-            ?::bigint as exact_audit_cells,
-            ?::bigint as exact_audit_components,
-            ?::bigint as exact_audit_largest_component,
-            ?::integer as exact_audit_passes,
-            ?::double as exact_audit_seconds,
-            ?::bigint as lp_cells_checked,
-            ?::bigint as lp_components_checked,
-            ?::bigint as lp_components,
-            ?::bigint as lp_programs,
-            ?::bigint as lp_components_too_large,
-            ?::bigint as lp_cells_protected,
-            ?::bigint as propagation_cells_protected
-        """,
-        [
-            publication_id,
-            published_at,
-            len(submissions),
-            submissions,
-            threshold,
-            writer.STORAGE_VERSION,
-            versions["brukerplan_version"],
-            versions["duckdb_version"],
-            versions["dbt_core_version"],
-            versions["dbt_duckdb_version"],
-            build.invocation_id if build else None,
-            build.generated_at if build else None,
-            len(summaries) + 2,
-            stats.primary,
-            stats.complementary,
-            stats.exact.unknowns,
-            stats.exact.components,
-            stats.largest_component,
-            stats.audit_passes,
-            round(stats.phase_seconds.get("exact audit", 0.0), 3),
-            stats.intervals.checked_cells,
-            stats.intervals.checked_components,
-            stats.intervals.components,
-            stats.intervals.programs,
-            stats.intervals.too_large,
-            stats.interval_added_for,
-            stats.propagation_added_for,
-        ],
-    )
-    rows = [(s.name, s.kind, s.rows, s.withheld_cells) for s in summaries]
-    rows += [(METADATA_TABLE, "metadata", 1, 0), (TABLES_TABLE, "metadata", len(rows) + 2, 0)]
-    con.execute(
-        f"create table out.main.{TABLES_TABLE} (table_name varchar, kind varchar, row_count bigint, "
-        "withheld_cells bigint, publication_id varchar)"
-    )
-    con.executemany(f"insert into out.main.{TABLES_TABLE} values (?, ?, ?, ?, ?)", [(*r, publication_id) for r in rows])
