@@ -4,16 +4,20 @@ command line, so the demo exercises exactly what a user runs, and one stage's me
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from brukerplan.codes import REFERENCE_DIR
+from brukerplan.returns.keys import write_throwaway_keys
 from brukerplan.settings import Settings
 
 
@@ -22,6 +26,18 @@ class Step:
     name: str
     command: list[str]
     output: str
+    prepare: Callable[[], object] | None = None  # run in the demo's process just before the command
+
+
+def demo_keys(path: Path) -> Callable[[], Path]:
+    """Throwaway return keys for every municipality of the 2024 structure (the synthetic data's), 0600."""
+
+    def write() -> Path:
+        with open(REFERENCE_DIR / "municipality_map_2024.csv", encoding="utf-8", newline="") as handle:
+            codes = [row["code_2024"] for row in csv.DictReader(handle)]
+        return write_throwaway_keys(path, codes)
+
+    return write
 
 
 @dataclass(frozen=True)
@@ -33,18 +49,28 @@ class StepResult:
 
 def plan_steps(settings: Settings, synth_dir: Path, scale: float) -> list[Step]:
     """The demo's steps: (command, arguments, where its output goes)."""
-    landing, warehouse, published, reports = (
+    landing, warehouse, published, reports, returns = (
         str(settings.landing),
         str(settings.warehouse),
         str(settings.published),
         str(settings.reports),
+        str(settings.returns),
     )
+    keys = synth_dir / "return_keys.csv"
     return [
         Step("synth", ["synth", "--out", str(synth_dir), "--scale", str(scale)], str(synth_dir / "extracts")),
         Step("ingest", ["ingest", str(synth_dir / "extracts"), "--landing", landing], landing),
         Step("build", ["build", "--landing", landing, "--warehouse", warehouse], warehouse),
-        Step("publish", ["publish", "--warehouse", warehouse, "--published", published], published),
+        Step(
+            "publish", ["publish", "--landing", landing, "--warehouse", warehouse, "--published", published], published
+        ),
         Step("report", ["report", "--published", published, "--out", reports], str(settings.reports / "index.html")),
+        Step(
+            "return",
+            ["return", "--warehouse", warehouse, "--returns", returns, "--keys", str(keys)],
+            f"{returns} (throwaway keys: {keys})",
+            prepare=demo_keys(keys),
+        ),
     ]
 
 
@@ -57,6 +83,8 @@ def run_demo(settings: Settings, console: Console, scale: float = 1.0) -> bool:
     for step in steps:
         console.rule(f"[bold]{step.name}")
         t0 = time.perf_counter()
+        if step.prepare is not None:
+            step.prepare()
         proc = subprocess.run([sys.executable, "-m", "brukerplan", *step.command], env=env, check=False)
         results.append(StepResult(step, proc.returncode, time.perf_counter() - t0))
         if proc.returncode != 0:

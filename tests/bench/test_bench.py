@@ -21,6 +21,7 @@ EXPECTED_STEPS = {
     "dbt build",
     "publish",
     "report",
+    "return",
     "incremental: ingest",
     "incremental: dbt build",
     "incremental: publish",
@@ -55,6 +56,7 @@ def test_make_bench_at_a_tiny_scale_measures_every_step(tmp_path: Path) -> None:
     assert steps["ingest (all)"]["rows_in"] == steps["ingest (all)"]["rows_out"] > 0
     assert steps["dbt build"]["rows_out"] > 0
     assert steps["dbt build"]["detail"]["slowest_models"], "dbt's slowest models are reported"
+    assert steps["return"]["rows_out"] > 0 and steps["return"]["detail"]["packages_per_second"] > 0
     assert any(name.startswith("baseline: duckdb") for name in steps)
     assert data["machine"]["cores"] == os.cpu_count()
     markdown = results[0].with_suffix(".md").read_text()

@@ -1,20 +1,27 @@
 """A small published-like DuckDB file with the table and column names of the published file
 (warehouse.md "Interfaces", docs/contracts.md §3): marts at three geo levels, dimensions and
-publication_metadata, with primary suppression (counts 1..threshold-1 withheld, NULL, named in
-`withheld_columns`, derived figures withheld with their sources). Groups add up (rule 4), counties and the
-country are sums of their municipalities. Used by the report tests when no real chain output is wanted."""
+publication_metadata, with primary suppression (counts 1..threshold-1 withheld, NULL, flagged by the row's
+`<column>_withheld`, derived figures withheld with their sources). Groups add up (rule 4), counties and the
+country are sums of their municipalities. Used by the report tests when no real chain output is wanted.
+
+Trondheim (5001) is today's Trondheim and Klæbu: in 2016 only Klæbu mapped and in 2017 only Trondheim (as in
+../shared/reference/trondelag_participation.csv), so its pages show the partial-coverage notice; in 2016 its
+housing is mostly red (a guide finding on that page)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from brukerplan.publish.layout import FLAG_SUFFIX
+from brukerplan.publish.spec import PublishSpec, expand_patterns, load_spec
 from tests.support import AREAS
 
 YEARS = list(range(2013, 2025))
@@ -27,7 +34,9 @@ SERVICES = (
     ("municipal_housing", "Kommunal bolig", "Municipal housing"),
     ("lar", "LAR", "LAR (opioid substitution)"),
     ("ips", "IPS", "IPS"),
+    ("voluntary_sector", "Frivillig sektor", "Voluntary sector"),
 )
+ASKED_FROM = {"ips": 2019, "voluntary_sector": 2015}  # not asked before: no row
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,34 @@ class Municipality:
     size: int  # persons in group all, roughly
     population: int
     registered: tuple[tuple[str, str, str | None], ...]  # (registered code, valid_from, valid_to)
+    # years when only some registered municipalities mapped: (year, the codes that did, share of size/population)
+    partial: tuple[tuple[int, tuple[str, ...], float], ...] = ()
+
+    def mapped(self, year: int) -> tuple[str, ...]:
+        """The registered codes in force that mapped in `year` (all of them unless the year is partial)."""
+        for partial_year, codes, _ in self.partial:
+            if partial_year == year:
+                return codes
+        return self.in_force(year)
+
+    def in_force(self, year: int) -> tuple[str, ...]:
+        first = dt.date(year, 1, 1)
+        return tuple(
+            code
+            for code, valid_from, valid_to in self.registered
+            if dt.date.fromisoformat(valid_from) <= first
+            and (valid_to is None or first < dt.date.fromisoformat(valid_to))
+        )
+
+    def scale(self, year: int) -> float:
+        """The share of the municipality's size and population that mapped in `year`."""
+        return next((share for partial_year, _, share in self.partial if partial_year == year), 1.0)
+
+
+# names of registered codes other than today's name
+REGISTERED_NAMES = {"1662": "Klæbu", "5030": "Klæbu", "1523": "Ørskog"}
+# (municipality, year) -> share of persons in red housing (a guide finding on that page)
+RED_HOUSING = {("5001", 2016): 0.8}
 
 
 COUNTIES = {"50": "Trøndelag", "15": "Møre og Romsdal"}
@@ -48,7 +85,13 @@ MUNICIPALITIES = (
         tuple(YEARS),
         900,
         170000,
-        (("1601", "1971-01-01", "2018-01-01"), ("5001", "2018-01-01", None)),
+        (
+            ("1601", "1971-01-01", "2018-01-01"),
+            ("1662", "1971-01-01", "2018-01-01"),
+            ("5001", "2018-01-01", None),
+            ("5030", "2018-01-01", "2020-01-01"),
+        ),
+        partial=((2016, ("1662",), 0.08), (2017, ("1601",), 0.92)),
     ),
     Municipality(
         "5035",
@@ -107,9 +150,50 @@ def _suppress(
     for column in withheld:
         row[column] = None
     row["withheld_cells"] = len(withheld)
-    row["withheld_columns"] = ",".join(sorted(withheld))  # as publish writes it
+    row[WITHHELD] = withheld  # becomes the `<column>_withheld` flags in _flagged
     return row
 
+
+WITHHELD = "__withheld"  # a row's withheld columns until _flagged turns them into flags
+
+
+@cache
+def _spec() -> PublishSpec:
+    return load_spec()
+
+
+def suppressible(table: str, columns: list[str]) -> list[str]:
+    """The columns among `columns` that publish can withhold in `table` (declared in its tables.yaml), in order:
+    each gets a `<column>_withheld` flag in the published file."""
+    declared = expand_patterns(_spec(), {table: columns}).table(table)
+    return [c for c in columns if c in {*declared.count_names, *declared.derived}]
+
+
+def _flagged(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with one `<column>_withheld` flag per measure publish can withhold: true exactly where the
+    fixture withheld the cell."""
+    columns = list(dict.fromkeys(c for r in rows for c in r if c != WITHHELD))
+    flagged = suppressible(table, columns)
+    stray = set().union(*(r.get(WITHHELD, ()) for r in rows)) - set(flagged)
+    if stray:
+        raise ValueError(f"{table}: the fixture withholds {sorted(stray)}, which publish cannot withhold")
+    return [
+        {
+            **{c: v for c, v in r.items() if c != WITHHELD},
+            **{c + FLAG_SUFFIX: c in r.get(WITHHELD, ()) for c in flagged},
+        }
+        for r in rows
+    ]
+
+
+DQ_COUNTS = (
+    "registrations_raw",
+    "rejected",
+    "superseded",
+    "duplicates_removed",
+    "duplicates_cross_municipality",
+    "persons",
+)
 
 EXTRA_COUNTIES = ("03", "11", "18", "31", "32", "33", "34", "39", "40", "42", "46", "55", "56")
 
@@ -154,7 +238,8 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                     "rus_mental_unknown": 0.03,
                     "mental": 0.5,
                 }[group]
-                finest[(m.code, year, group)] = max(0, int(rng.gauss(m.size * share, m.size * share * 0.2 + 1)))
+                size = m.size * m.scale(year)
+                finest[(m.code, year, group)] = max(0, int(rng.gauss(size * share, size * share * 0.2 + 1)))
 
     geos: list[tuple[str, str, str, list[Municipality]]] = [
         ("municipality", m.code, m.name, [m]) for m in municipalities
@@ -170,7 +255,9 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
         previous_rate: dict[str, float] = {}
         for year in years_of:
             active = [m for m in members if year in m.years]
-            pop = sum(m.population for m in active)
+            pop = sum(int(m.population * m.scale(year)) for m in active)
+            in_force = sum(len(m.in_force(year)) for m in members)
+            participating = sum(len(m.mapped(year)) for m in active)
             participation.append(
                 _suppress(
                     {
@@ -178,9 +265,9 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                         "geo_code": code,
                         "geo_name": name,
                         "mapping_year": year,
-                        "municipalities_in_force": len(members),
-                        "municipalities_participating": len(active),
-                        "share_participating": len(active) / len(members),
+                        "municipalities_in_force": in_force,
+                        "municipalities_participating": participating,
+                        "share_participating": participating / in_force,
                         "population_16plus_covered": pop,
                         "agencies": 3 + len(active),
                         "submissions": len(active) + (1 if code == "5001" else 0),
@@ -237,6 +324,10 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                         counts[colour] = cell_rng.randint(0, left // 2) if left else 0
                         left -= counts[colour]
                     counts[colours[-1]] = left
+                    red_share = RED_HOUSING.get((code, year)) if area == "housing" and level == "municipality" else None
+                    if red_share is not None:
+                        counts = {"green": 0, "yellow": 0, "red": int(persons * red_share), "unknown": 0}
+                        counts["green"] = persons - counts["red"]
                     known = sum(v for c, v in counts.items() if c != "unknown")
                     withheld_area = any(0 < v < threshold for v in counts.values())
                     colour_counts[area] = counts
@@ -282,8 +373,8 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                 )
                 later = [y for y in years_of if y > year]
                 for service_order, (service, _nb, _en) in enumerate(SERVICES, start=1):
-                    if service == "ips" and year < 2019:
-                        continue  # not asked before 2019: no row
+                    if year < ASKED_FROM.get(service, 0):
+                        continue  # not asked that year: no row
                     cont = cell_rng.randint(0, persons // 4) if persons else 0
                     end = cell_rng.randint(0, persons // 8) if persons else 0
                     new = cell_rng.randint(0, persons // 5) if persons else 0
@@ -301,6 +392,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                                 "status_new": new,
                                 "status_end": end,
                                 "gap": recommended - received,
+                                "received_set_known": persons,
                                 "share_received": received / persons if persons else None,
                                 "share_recommended": recommended / persons if persons else None,
                                 "service_order": service_order,
@@ -312,6 +404,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                             (
                                 "received",
                                 "recommended",
+                                "received_set_known",
                                 "status_continue",
                                 "status_new",
                                 "status_end",
@@ -335,7 +428,7 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                     "municipality_code_registered": registered,
                     "valid_from": dt.date.fromisoformat(valid_from),
                     "valid_to": dt.date.fromisoformat(valid_to) if valid_to else None,
-                    "name": m.name,
+                    "name": REGISTERED_NAMES.get(registered, m.name),
                     "county_code_registered": registered[:2],
                     "municipality_code": m.code,
                     "municipality_name": m.name,
@@ -345,37 +438,42 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
                 }
             )
         for year in m.years:
-            first = dt.date(year, 1, 1)
-            for registered, valid_from, valid_to in m.registered:
-                if dt.date.fromisoformat(valid_from) <= first and (
-                    valid_to is None or first < dt.date.fromisoformat(valid_to)
-                ):
-                    persons = sum(finest[(m.code, year, g)] for g in FINEST)
+            persons = sum(finest[(m.code, year, g)] for g in FINEST)
+            for registered in m.in_force(year):
+                if registered not in m.mapped(year):
+                    # its file was quarantined: a row of zeros, not current (it did not participate)
                     data_quality.append(
-                        _suppress(
-                            {
-                                "municipality_code_registered": registered,
-                                "mapping_year": year,
-                                "submission_id": f"{registered}{year}abcdef01"[:16],
-                                "registrations_raw": persons + 9,
-                                "rejected": 3 if m.code != "1520" else 0,
-                                "superseded": 0,
-                                "duplicates_removed": 6,
-                                "duplicates_cross_municipality": 2,
-                                "persons": persons,
-                            },
-                            (
-                                "registrations_raw",
-                                "rejected",
-                                "superseded",
-                                "duplicates_removed",
-                                "duplicates_cross_municipality",
-                                "persons",
-                            ),
-                            {},
-                            threshold,
-                        )
+                        {
+                            "municipality_code_registered": registered,
+                            "mapping_year": year,
+                            "submission_id": f"q{registered}{year}abcdef0"[:16],
+                            "is_current": False,
+                            "is_quarantined": True,
+                            **dict.fromkeys(DQ_COUNTS, 0),
+                            "withheld_cells": 0,
+                        }
                     )
+                    continue
+                data_quality.append(
+                    _suppress(
+                        {
+                            "municipality_code_registered": registered,
+                            "mapping_year": year,
+                            "submission_id": f"{registered}{year}abcdef01"[:16],
+                            "is_current": True,
+                            "is_quarantined": False,
+                            "registrations_raw": persons + 9,
+                            "rejected": 3 if m.code != "1520" else 0,
+                            "superseded": 0,
+                            "duplicates_removed": 6,
+                            "duplicates_cross_municipality": 2,
+                            "persons": persons,
+                        },
+                        DQ_COUNTS,
+                        {},
+                        threshold,
+                    )
+                )
 
     con = duckdb.connect(str(path))
     try:
@@ -385,12 +483,12 @@ def make_published(path: Path, threshold: int = 5, seed: int = 9, extra_municipa
             con.execute(f"create table {name} as select * from rows_view")
             con.unregister("rows_view")
 
-        create("mart_trends", trends)
-        create("mart_living_conditions", living)
-        create("mart_housing", housing)
-        create("mart_services", services)
-        create("mart_participation", participation)
-        create("mart_data_quality", data_quality)
+        create("mart_trends", _flagged("mart_trends", trends))
+        create("mart_living_conditions", _flagged("mart_living_conditions", living))
+        create("mart_housing", _flagged("mart_housing", housing))
+        create("mart_services", _flagged("mart_services", services))
+        create("mart_participation", _flagged("mart_participation", participation))
+        create("mart_data_quality", _flagged("mart_data_quality", data_quality))
         create("dim_municipality", dim_municipality)
         create("dim_county", [{"county_code": c, "name": n} for c, n in counties.items()])
         create(

@@ -78,16 +78,15 @@ class Published:
         self.con.close()
 
     def cell(self, table: str, key: dict[str, Any], column: str) -> tuple[bool, Any, bool]:
-        """(row exists, value, withheld per withheld_columns)."""
+        """(row exists, value, withheld). Withheld: the row's `<column>_withheld` flag is true (a NULL without a
+        true flag is no figure)."""
         where = " and ".join(f"{k} = ?" for k in key)
-        row = self.con.execute(
-            f"select {column}, withheld_columns from {table} where {where}", list(key.values())
-        ).fetchone()
-        if row is None:
+        cursor = self.con.execute(f"select * from {table} where {where}", list(key.values()))
+        found = cursor.fetchone()
+        if found is None:
             return False, None, False
-        flagged = row[1] or []
-        names = flagged if isinstance(flagged, list) else [c.strip() for c in str(flagged).split(",")]
-        return True, row[0], column in names
+        row = dict(zip([d[0] for d in cursor.description], found, strict=True))
+        return True, row[column], row.get(f"{column}_withheld") is True
 
 
 def expected_value(published: Published, span: Span) -> tuple[str, float | None]:

@@ -35,6 +35,21 @@ def test_withheld_point_is_not_drawn_as_a_value() -> None:
     assert 'fill="none"' in svg  # the hollow marker that says "withheld"
 
 
+def test_partly_mapped_year_is_an_open_square_not_joined_to_the_line() -> None:
+    years = [2014, 2015, 2016, 2017]
+    points = {2014: shown(800), 2015: shown(846), 2016: shown(69), 2017: shown(850)}
+    series = Series("Trondheim", "#000", points, partial={2016: "delvis kartlagt: Klæbu"})
+    svg = str(line_chart([series], years, NB, "t"))
+    lines = re.findall(r'<polyline points="([^"]+)"', svg)
+    assert [len(p.split()) for p in lines] == [2]  # 2014-2015 only: nothing drawn into or out of 2016
+    assert svg.count("<circle") == 3
+    [square] = re.findall(r'<rect class="partial"[^>]*><title>([^<]*)</title>', svg)
+    assert square == "Trondheim 2016: 69 (delvis kartlagt: Klæbu)"
+    points[2016] = Figure(None, "count", withheld=True)  # withheld: the hollow marker on the axis says it too
+    svg = str(line_chart([series], years, NB, "t"))
+    assert 'class="partial"' not in svg and "Trondheim 2016: &lt;5 (delvis kartlagt: Klæbu)" in svg
+
+
 def test_stacked_bar_with_withheld_share_is_hatched_and_unlabelled() -> None:
     bars = [
         StackedBar("Bolig", [("green", "g", shown(0.5, "share")), ("red", "r", shown(0.5, "share"))]),

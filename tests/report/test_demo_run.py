@@ -1,4 +1,4 @@
-"""Issue 9 "Done when", on a real `brukerplan demo` run (synth → ingest → dbt build → publish → report, at a
+"""Issue 9 "Done when", on a real `brukerplan demo` run (synth → ingest → dbt build → publish → report → return, at a
 small scale into temporary folders): Chromium opens the index and three municipality pages — one that mapped
 every year, one every second year, one merged in 2020 — with no console errors and no request leaving the disk,
 screenshots kept in build/test-artefacts/report-demo/; and every figure on those pages reads back equal to the
@@ -6,6 +6,7 @@ published table it came from (a withheld cell is never printed as a number)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -39,11 +40,18 @@ def test_demo_pages_open_without_errors_and_read_back(tmp_path: Path) -> None:
         str(published),
         "--reports",
         str(reports),
+        "--returns",
+        str(tmp_path / "returns"),
         cwd=tmp_path,
         timeout=1200,
     )
     assert demo.returncode == 0, demo.stdout[-5000:] + demo.stderr[-3000:]
     assert "demo finished" in demo.stdout
+    keys = tmp_path / "data" / "synth" / "return_keys.csv"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    manifests = list((tmp_path / "returns").glob("*/*/manifest.json"))
+    assert manifests, "the demo wrote no return package"
+    assert all(json.loads(m.read_text(encoding="utf-8"))["files"][0]["encrypted"] for m in manifests)
 
     picks = pick_municipalities(published)
     assert len(set(picks.values())) == 3, picks

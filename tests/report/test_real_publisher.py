@@ -1,5 +1,5 @@
 """The reports on a file written by the real publisher (brukerplan.publish over the publish tests' small
-warehouse, tests/publish/warehouse_fixture.py): its table and column names, its `withheld_columns` format and
+warehouse, tests/publish/warehouse_fixture.py): its table and column names, its `<column>_withheld` flags and
 its complementary suppression. Every printed figure is read back; every page opens without console errors."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`brukerplan bench`: synthetic data at each scale, then every step measured separately in its own process:
-synth, ingest (CSV and xlsx apart), dbt build, publish, reports, and one incremental cycle (one new municipal
-resubmission → ingest → build → publish). Results: reports/bench/<timestamp>.json and a Markdown table."""
+synth, ingest (CSV and xlsx apart), dbt build, publish, reports, return packages, and one incremental cycle (one
+new municipal resubmission → ingest → build → publish). Results: reports/bench/<timestamp>.json and a Markdown table."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import polars as pl
 
 from brukerplan.bench.baselines import Baseline, duckdb_csv_to_parquet, polars_read_excel
 from brukerplan.codes import load_codebook
+from brukerplan.demo import demo_keys
 
 TARGETS_SECONDS = {
     "synth": 120.0,
@@ -28,6 +29,7 @@ TARGETS_SECONDS = {
     "publish": 20.0,
     "report": 120.0,
     "incremental cycle": 60.0,
+    "return": 120.0,
 }
 
 
@@ -88,7 +90,11 @@ def run_step(scale: float, name: str, command: list[str], workdir: Path) -> Step
             wall_seconds=data["wall_seconds"],
             cpu_seconds=data["cpu_seconds"] + data["children_cpu_seconds"],
             peak_rss_mib=max(data["peak_rss_mib"], data["children_peak_rss_mib"]),
-            detail={"process_wall_seconds": wall},
+            detail={
+                "process_wall_seconds": wall,
+                "own_peak_rss_mib": data["peak_rss_mib"],
+                "children_peak_rss_mib": data["children_peak_rss_mib"],
+            },
         )
     return StepMeasure(scale, name, proc.returncode, wall, 0.0, 0.0, detail={"error": "no measurement written"})
 
@@ -262,9 +268,7 @@ def bench_scale(scale: float, years: str, paths: BenchPaths, pdf: bool = True) -
     build.rows_out = _count(paths.warehouse, "select count(*) from core.fct_person_year")
     build.detail["slowest_models"] = _slowest_models(paths.warehouse)
     measures.append(build)
-    m = run_step(
-        scale, "publish", ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)], cwd
-    )
+    m = run_step(scale, "publish", ["publish", *_publish_paths(paths)], cwd)
     m.rows_out = _published_rows(paths.published)
     m.detail["audit"] = _publication_audit(paths.published)
     measures.append(m)
@@ -284,6 +288,7 @@ def bench_scale(scale: float, years: str, paths: BenchPaths, pdf: bool = True) -
     m.rows_out = len(list(paths.reports.rglob("*.html")))
     m.detail["pdfs"] = len(list(paths.reports.rglob("*.pdf")))
     measures.append(m)
+    measures.append(measure_return(scale, paths, cwd))
     resubmission = make_resubmission(extracts, paths.root / "incremental")
     if resubmission is not None:
         cycle = [
@@ -297,13 +302,34 @@ def bench_scale(scale: float, years: str, paths: BenchPaths, pdf: bool = True) -
             run_step(
                 scale,
                 "incremental: publish",
-                ["publish", "--warehouse", str(paths.warehouse), "--published", str(paths.published)],
+                ["publish", *_publish_paths(paths)],
                 cwd,
             ),
         ]
         measures.extend(cycle)
         measures.append(_total(scale, "incremental cycle", cycle, detail={"file": resubmission.name}))
     return measures
+
+
+def _publish_paths(paths: BenchPaths) -> list[str]:
+    """The bench's own landing zone too, so publish compares the build with it (not the project's)."""
+    return ["--landing", str(paths.landing), "--warehouse", str(paths.warehouse), "--published", str(paths.published)]
+
+
+def measure_return(scale: float, paths: BenchPaths, cwd: Path) -> StepMeasure:
+    """`brukerplan return` for the latest year, every municipality that mapped, with throwaway keys (as the demo).
+    Peak memory of all processes at once is at most the command's own plus one worker's peak per core."""
+    keys = demo_keys(paths.root / "return_keys.csv")()
+    returns = paths.root / "returns"
+    shutil.rmtree(returns, ignore_errors=True)
+    command = ["return", "--warehouse", str(paths.warehouse), "--returns", str(returns), "--keys", str(keys)]
+    m = run_step(scale, "return", command, cwd)
+    packages = len(list(returns.glob("*/*/manifest.json")))
+    m.rows_out = packages
+    m.detail["packages_per_second"] = round(packages / m.wall_seconds, 2) if m.wall_seconds > 0 else None
+    own, worker = m.detail.get("own_peak_rss_mib", 0.0), m.detail.get("children_peak_rss_mib", 0.0)
+    m.detail["peak_rss_all_processes_mib_at_most"] = round(own + (os.cpu_count() or 1) * worker)  # type: ignore[operator]
+    return m
 
 
 def markdown(measures: list[StepMeasure], machine: dict[str, object]) -> str:
@@ -339,6 +365,14 @@ def markdown(measures: list[StepMeasure], machine: dict[str, object]) -> str:
             top = by_step[(high, m.step)]
             lines.append(f"| {m.step} | {top.wall_seconds / m.wall_seconds:.2f} | {top.peak_rss_mib:,.0f} |")
     for m in measures:
+        if m.step == "return":
+            lines += [
+                "",
+                f"Return packages at scale {m.scale:g}: {m.rows_out} packages, {m.detail.get('packages_per_second')}"
+                f" packages/s, peak memory of all processes at most"
+                f" {m.detail.get('peak_rss_all_processes_mib_at_most')}"
+                " MiB (target at scale 1: < 120 s, < 3 GiB).",
+            ]
         if m.step == "dbt build" and m.detail.get("slowest_models"):
             lines += ["", f"Slowest dbt models at scale {m.scale:g}:", ""]
             lines += [f"- {row['node']}: {row['seconds']} s" for row in m.detail["slowest_models"]]  # type: ignore[union-attr]

@@ -42,10 +42,13 @@ class Series:
     colour: str
     points: dict[int, Figure] = field(default_factory=dict)
     dashed: bool = False
+    partial: dict[int, str] = field(default_factory=dict)  # year -> "delvis kartlagt: …": drawn apart
 
 
 def line_chart(series: list[Series], years: list[int], fmt: NumberFormat, title: str) -> Markup:
-    """One line per series over `years`; a year without a value breaks the line (a gap, never a zero)."""
+    """One line per series over `years`; a year without a value breaks the line (a gap, never a zero). A
+    partly mapped year (`Series.partial`) is an open square not joined to its neighbours: its figure covers
+    only part of today's municipality."""
     left, right, top, bottom = 56, 16, 16, 56
     height = 260
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
@@ -73,7 +76,7 @@ def line_chart(series: list[Series], years: list[int], fmt: NumberFormat, title:
         runs: list[list[str]] = []
         for i, year in enumerate(years):
             f = s.points.get(year)
-            if f is not None and f.shown and f.value is not None:
+            if f is not None and f.shown and f.value is not None and year not in s.partial:
                 run.append(f"{x_of(i):.1f},{y_of(float(f.value)):.1f}")
             else:
                 if run:
@@ -90,15 +93,23 @@ def line_chart(series: list[Series], years: list[int], fmt: NumberFormat, title:
             f = s.points.get(year)
             if f is None:
                 continue
-            if f.shown and f.value is not None:
+            if f.shown and f.value is not None and year in s.partial:
+                x, y = x_of(i), y_of(float(f.value))
+                body.append(
+                    f'<rect class="partial" x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9" fill="#fff" '
+                    f'stroke="{s.colour}" stroke-width="2"><title>{escape(s.name)} {year}: {escape(fmt.text(f))} '
+                    f"({escape(s.partial[year])})</title></rect>"
+                )
+            elif f.shown and f.value is not None:
                 body.append(
                     f'<circle cx="{x_of(i):.1f}" cy="{y_of(float(f.value)):.1f}" r="3.5" fill="{s.colour}">'
                     f"<title>{escape(s.name)} {year}: {escape(fmt.text(f))}</title></circle>"
                 )
             elif f.withheld:
+                note = f" ({s.partial[year]})" if year in s.partial else ""
                 body.append(
                     f'<circle cx="{x_of(i):.1f}" cy="{top + plot_h - 4:.1f}" r="3.5" fill="none" '
-                    f'stroke="{s.colour}"><title>{escape(s.name)} {year}: {escape(fmt.text(f))}</title></circle>'
+                    f'stroke="{s.colour}"><title>{escape(s.name)} {year}: {escape(fmt.text(f) + note)}</title></circle>'
                 )
     legend_y = height - 14
     x = left

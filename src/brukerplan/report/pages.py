@@ -10,8 +10,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from brukerplan.report import charts
 from brukerplan.report.config import TEMPLATES_DIR, KeyFigure, ReportConfig
+from brukerplan.report.coverage import Coverage, partial_coverage
 from brukerplan.report.figures import Figure, NumberFormat, cell, ratio, total
+from brukerplan.report.guide import FIRED, NOT_MET, Guide, GuideEvaluator, Outcome, load_guide
 from brukerplan.report.published import COUNTRY_CODE, Geography, Published
+
+# The dimension whose labels name a value of a key column (a for_each line of the guide)
+DIMENSION_OF = {"service_code": "service", "area": "area"}
 
 
 @dataclass
@@ -21,6 +26,7 @@ class Column:
     geo: Geography
     year: int
     title: str
+    note: str | None = None  # "delvis kartlagt: Klæbu" when only part of the municipality mapped that year
 
     def key(self, **extra: Any) -> dict[str, Any]:
         return {"geo_level": self.geo.level, "geo_code": self.geo.code, "mapping_year": self.year, **extra}
@@ -38,11 +44,21 @@ def make_format(labels: dict[str, Any], threshold: int) -> NumberFormat:
 
 
 class PageBuilder:
-    def __init__(self, published: Published, config: ReportConfig, labels: dict[str, Any], lang: str) -> None:
+    def __init__(
+        self,
+        published: Published,
+        config: ReportConfig,
+        labels: dict[str, Any],
+        lang: str,
+        guide: Guide | None = None,
+    ) -> None:
         self.published = published
         self.config = config
         self.labels = labels
         self.lang = lang
+        self.guide = guide or load_guide(config)
+        self.evaluator = GuideEvaluator(self.guide, published)
+        self._coverage: dict[tuple[str, int], Coverage | None] = {}
         self.fmt = make_format(labels, published.threshold)
         self.env = Environment(
             loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -73,6 +89,59 @@ class PageBuilder:
             return str(self.labels["areas"].get(code, code))
         return code
 
+    def names(self, names: tuple[str, ...] | list[str]) -> str:
+        """ "A", "A og B", "A, B og C"."""
+        names = list(names)
+        if len(names) <= 1:
+            return "".join(names)
+        return f"{', '.join(names[:-1])} {self.labels['text']['and']} {names[-1]}"
+
+    # -- partial coverage ----------------------------------------------------------------------------------
+    def coverage(self, geo: Geography, year: int) -> Coverage | None:
+        """The municipality's coverage in `year` when only some of its registered municipalities mapped."""
+        if geo.level != "municipality":
+            return None
+        key = (geo.code, year)
+        if key not in self._coverage:
+            self._coverage[key] = partial_coverage(self.published, geo.code, year)
+        return self._coverage[key]
+
+    def partial_who(self, coverage: Coverage) -> str:
+        """Who mapped: "Klæbu", or "1 av 2 kommuner" when the published file does not name them."""
+        if coverage.mapped:
+            return self.names(coverage.mapped)
+        text = self.labels["text"]["partial_counts"]
+        return str(text).format(participating=coverage.participating, in_force=coverage.in_force)
+
+    def partial_text(self, coverage: Coverage) -> str:
+        """ "delvis kartlagt: Klæbu" """
+        return str(self.labels["text"]["partial"]).format(mapped=self.partial_who(coverage))
+
+    def partial_notices(self, geo: Geography, year: int, previous: int | None) -> list[str]:
+        """Notices at the top of a page: the year shown, and the previous mapping (the change compares with it)."""
+        text = self.labels["text"]
+        notices = []
+        shown = self.coverage(geo, year)
+        if shown is not None:
+            values = {
+                "year": year,
+                "name": self.name(geo),
+                "participating": shown.participating,
+                "in_force": shown.in_force,
+            }
+            if shown.mapped:
+                values |= {"mapped": self.names(shown.mapped), "not_mapped": self.names(shown.not_mapped)}
+                notices.append(str(text["partial_notice"]).format(**values))
+            else:
+                notices.append(str(text["partial_notice_counts"]).format(**values))
+        earlier = self.coverage(geo, previous) if previous is not None else None
+        if earlier is not None:
+            notices.append(str(text["partial_previous"]).format(year=previous, partial=self.partial_text(earlier)))
+        same_area = shown is not None and earlier is not None and shown.mapped and shown.mapped == earlier.mapped
+        if notices and previous is not None and not same_area:
+            notices[-1] += " " + str(text["partial_change"]).format(year=previous)
+        return notices
+
     # -- figures -------------------------------------------------------------------------------------------
     def trends(self, column: Column, field_name: str, group: str, kind: str) -> Figure:
         return cell(self.published, "mart_trends", field_name, kind, **column.key(user_group=group))
@@ -95,7 +164,8 @@ class PageBuilder:
 
     # -- sections ------------------------------------------------------------------------------------------
     def columns_for(self, geo: Geography, year: int) -> list[Column]:
-        columns = [Column(geo, year, self.name(geo))]
+        coverage = self.coverage(geo, year)
+        columns = [Column(geo, year, self.name(geo), self.partial_text(coverage) if coverage else None)]
         if geo.level == "municipality" and geo.county_code:
             county = self.published.geography("county", geo.county_code)
             if county is not None:
@@ -125,13 +195,23 @@ class PageBuilder:
     def trend(self, geo: Geography, columns: list[Column]) -> dict[str, Any]:
         years = list(range(min(self.published.years), max(self.published.years) + 1))
         palette = self.config.palette
+        partial, who = {}, {}
+        for y in years:
+            coverage = self.coverage(geo, y) if y in geo.years else None
+            if coverage is not None:
+                partial[y], who[y] = self.partial_text(coverage), self.partial_who(coverage)
         rate_series = []
         for c, colour in zip(columns, ("geo", "county", "country"), strict=False):
             points = {}
             for y in years:
                 if y in c.geo.years:
                     points[y] = self.trends(Column(c.geo, y, c.title), "rate_per_1000_16plus", "all", "rate")
-            rate_series.append(charts.Series(c.title, palette[colour], points, dashed=colour != "geo"))
+            own_line = colour == "geo"
+            rate_series.append(
+                charts.Series(
+                    c.title, palette[colour], points, dashed=not own_line, partial=partial if own_line else {}
+                )
+            )
         own = columns[0]
         table = []
         persons_series = []
@@ -139,17 +219,21 @@ class PageBuilder:
             points = {
                 y: self.trends(Column(geo, y, own.title), "persons", group, "count") for y in years if y in geo.years
             }
-            persons_series.append(charts.Series(self.group_label(group), self.config.series.get(group, "#333"), points))
+            persons_series.append(
+                charts.Series(self.group_label(group), self.config.series.get(group, "#333"), points, partial=partial)
+            )
         for y in years:
             if y not in geo.years:
-                table.append({"year": y, "mapped": False, "figures": []})
+                table.append({"year": y, "mapped": False, "figures": [], "note": None})
                 continue
             col = Column(geo, y, own.title)
             figures = [self.trends(col, "persons", g, "count") for g in self.config.trend_groups]
             figures.append(self.trends(col, "rate_per_1000_16plus", "all", "rate"))
-            table.append({"year": y, "mapped": True, "figures": figures})
+            table.append({"year": y, "mapped": True, "figures": figures, "note": partial.get(y)})
         text = self.labels["text"]
+        items = [f"{y}: {names}" for y, names in who.items()]
         return {
+            "partial_note": str(text["partial_chart"]).format(items="; ".join(items)) if items else None,
             "rate_chart": charts.line_chart(rate_series, years, self.fmt, text["trend_rate"]),
             "persons_chart": charts.line_chart(persons_series, years, self.fmt, text["trend_persons"]),
             "table": table,
@@ -200,7 +284,10 @@ class PageBuilder:
             ]
             groups.append(charts.BarGroup(self.group_label(group), shares))
         names = ("geo", "county", "country")
-        series = [(c.title, self.config.palette[n]) for c, n in zip(columns, names, strict=False)]
+        series = [
+            (f"{c.title} ({c.note})" if c.note else c.title, self.config.palette[n])
+            for c, n in zip(columns, names, strict=False)
+        ]
         chart = charts.grouped_bars(groups, series, self.fmt, self.labels["housing"]["share_red_yellow"], percent=True)
         return {
             "headers": [self.labels["housing"][name] for name, _ in self.config.housing_columns],
@@ -333,6 +420,63 @@ class PageBuilder:
         )
         return items
 
+    # -- the guide "Hva tallene kan bety" --------------------------------------------------------------------
+    def factor_text(self, factor: float) -> str:
+        return f"{factor:g}".replace(".", self.labels["locale"]["decimal"])
+
+    def finding(self, outcome: Outcome, own: Column) -> dict[str, Any]:
+        """A fired rule as shown: its texts, the rule it met and the figures that triggered it."""
+        rule, texts = outcome.rule, self.guide.texts[self.lang]
+        rule_texts = rule.texts[self.lang]
+        references = self.names([texts["references"][r.level] for r in outcome.references])
+        minimum = max(rule.minimum_count, self.published.threshold)
+        statement = str(texts[rule.comparison]).format(
+            factor=self.factor_text(rule.factor), references=references, minimum=minimum
+        )
+        measure_label = rule_texts["measure_label"]
+        if outcome.year is not None and outcome.year != own.year:
+            measure_label = f"{measure_label} ({outcome.year} → {own.year})"
+        lines = [
+            {
+                "label": self.dim_label(DIMENSION_OF.get(rule.for_each, rule.for_each), str(line.value))
+                if rule.for_each
+                else None,
+                "figure": line.figure,
+                "count": line.count,
+                "references": line.references,
+                "reference_counts": line.reference_counts,
+            }
+            for line in outcome.lines
+        ]
+        return {
+            "id": rule.id,
+            "title": rule_texts["title"],
+            "rule": str(texts["rule"]).format(id=rule.id),
+            "statement": statement,
+            "meaning": rule_texts["meaning"],
+            "action": rule_texts["action"],
+            "measure_label": measure_label,
+            "count_label": rule_texts["count_label"],
+            "item": texts["item"] if rule.for_each else None,
+            "headers": [f"{own.title} ({own.note})" if own.note else own.title]
+            + [self.name(r) for r in outcome.references],
+            "lines": lines,
+        }
+
+    def guide_section(self, own: Column) -> dict[str, Any]:
+        texts = self.guide.texts[self.lang]
+        outcomes = self.evaluator.evaluate(own.geo, own.year)
+        findings = [self.finding(o, own) for o in outcomes if o.status == FIRED]
+        not_assessed = [o.rule.texts[self.lang]["title"] for o in outcomes if o.status not in (FIRED, NOT_MET)]
+        return {
+            "texts": texts,
+            "findings": findings,
+            "none": str(texts["none"]).format(name=self.name(own.geo), year=own.year),
+            "not_assessed": str(texts["not_assessed"]).format(rules="; ".join(not_assessed)) if not_assessed else "",
+            "checklist": self.guide.checklist[self.lang],
+            "outcomes": {o.rule.id: o.status for o in outcomes},
+        }
+
     # -- pages ---------------------------------------------------------------------------------------------
     def page(self, geo: Geography, year_requested: int, links: dict[str, str], meta: dict[str, Any]) -> str:
         year = shown_year(geo, year_requested)
@@ -344,6 +488,9 @@ class PageBuilder:
             "year": year,
             "year_requested": year_requested,
             "notice": None,
+            "partial_notices": [],
+            "section_note": None,
+            "guide": None,
             "links": links,
             "meta": meta,
             "threshold": self.published.threshold,
@@ -356,13 +503,25 @@ class PageBuilder:
         columns = self.columns_for(geo, year)
         own = columns[0]
         key_rows = self.key_figures(columns)
+        previous = self.trends(own, "previous_mapping_year", "all", "year")
+        previous_year = int(previous.value) if previous.shown and previous.value is not None else None
+        coverage = self.coverage(geo, year)
+        context.update(
+            partial_notices=self.partial_notices(geo, year, previous_year),
+            section_note=str(text["partial_section"]).format(
+                year=year, partial=self.partial_text(coverage), name=self.name(geo)
+            )
+            if coverage
+            else None,
+            guide=self.guide_section(own) if geo.level == "municipality" else None,
+        )
         context.update(
             sections=True,
             columns=columns,
             county=columns[1].geo if geo.level == "municipality" and len(columns) > 2 else None,
             key_rows=key_rows,
             headline=[r for h in self.config.headline for r in key_rows if r["id"] == h],
-            previous=self.trends(own, "previous_mapping_year", "all", "year"),
+            previous=previous,
             trend=self.trend(geo, columns),
             living=self.living(own),
             housing=self.housing(columns),

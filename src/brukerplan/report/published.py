@@ -2,8 +2,8 @@
 `publication_metadata`, read-only, with a few large queries, then closed. Nothing else is ever read, so a
 report cannot show what suppression withheld.
 
-A withheld cell is NULL. A row's `withheld_columns` (list or comma-separated text) names its withheld cells
-when the file has that column; otherwise a NULL on a row with `withheld_cells > 0` counts as withheld."""
+A withheld cell is NULL and its row's `<column>_withheld` flag is true (docs/publishing.md "Withheld cells"). A
+NULL without a true flag is no figure (e.g. a rate with no population, no previous mapping), never withheld."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import duckdb
 from brukerplan.report.config import ReportConfig
 
 GEO_LEVELS = ("municipality", "county", "country")
+WITHHELD_FLAG = "_withheld"  # `<column>_withheld`: true where that cell of the row is withheld
 COUNTRY_CODE = "NO"
 
 
@@ -59,7 +60,9 @@ class Published:
     labels: dict[str, dict[str, dict[str, str]]]  # dimension -> code -> {label_nb, label_en}
     service_order: tuple[str, ...]
     data_quality: dict[tuple[str, str, int], list[Row]]
-    has_withheld_columns: bool
+    # dim_municipality by code as registered: one entry per validity period (valid_from, valid_to, name,
+    # municipality_code = the harmonised code, county_code)
+    municipalities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def row(self, table: str, **key: Any) -> Row | None:
         try:
@@ -75,16 +78,11 @@ class Published:
 EMPTY: frozenset[str] = frozenset()
 
 
-def _withheld_of(values: dict[str, Any], keys: tuple[str, ...], has_list: bool) -> frozenset[str]:
-    if has_list:
-        raw = values.get("withheld_columns")
-        if not raw:
-            return EMPTY
-        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
-        return frozenset(str(i).strip() for i in items if str(i).strip())
+def _withheld_of(values: dict[str, Any], flags: tuple[str, ...]) -> frozenset[str]:
+    """The columns of a row whose `<column>_withheld` flag is true (`flags`: the table's flagged columns)."""
     if not values.get("withheld_cells"):
         return EMPTY
-    return frozenset(c for c, v in values.items() if v is None and c not in keys and c != "withheld_columns")
+    return frozenset(c for c in flags if values[c + WITHHELD_FLAG] is True)
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -123,7 +121,7 @@ def _harmonised_map(con: duckdb.DuckDBPyConnection, columns: set[str]) -> list[d
     needed = {"municipality_code_registered", "municipality_code"}
     if not needed <= columns:
         return []
-    extra = [c for c in ("valid_from", "valid_to") if c in columns]
+    extra = [c for c in ("valid_from", "valid_to", "name", "county_code") if c in columns]
     return _fetch(
         con,
         f"select municipality_code_registered, municipality_code{''.join(', ' + c for c in extra)} "
@@ -131,16 +129,21 @@ def _harmonised_map(con: duckdb.DuckDBPyConnection, columns: set[str]) -> list[d
     )
 
 
+def in_force(entry: dict[str, Any], year: int) -> bool:
+    """Whether a dim_municipality entry is in force on 1 January of `year` (valid_to is exclusive)."""
+    first_of_year = dt.date(year, 1, 1)
+    valid_from, valid_to = entry.get("valid_from"), entry.get("valid_to")
+    if isinstance(valid_from, dt.datetime):
+        valid_from = valid_from.date()
+    if isinstance(valid_to, dt.datetime):
+        valid_to = valid_to.date()
+    return (valid_from is None or valid_from <= first_of_year) and (valid_to is None or first_of_year < valid_to)
+
+
 def _harmonise(mapping: dict[str, list[dict[str, Any]]], registered: str, year: int) -> str:
     """The harmonised code of a municipality code as registered in a year (identity when unknown)."""
-    first_of_year = dt.date(year, 1, 1)
     for entry in mapping.get(registered, ()):
-        valid_from, valid_to = entry.get("valid_from"), entry.get("valid_to")
-        if isinstance(valid_from, dt.datetime):
-            valid_from = valid_from.date()
-        if isinstance(valid_to, dt.datetime):
-            valid_to = valid_to.date()
-        if (valid_from is None or valid_from <= first_of_year) and (valid_to is None or first_of_year < valid_to):
+        if in_force(entry, year):
             return str(entry["municipality_code"])
     entries = mapping.get(registered)
     return str(entries[-1]["municipality_code"]) if entries else registered
@@ -160,7 +163,6 @@ def load_published(path: Path, config: ReportConfig, default_threshold: int) -> 
             absent = [k for k in keys if k not in columns[table]]
             if absent:
                 raise PublishedError(f"{path}: table {table} lacks key column(s) {', '.join(absent)}")
-        has_list = all("withheld_columns" in columns[t] for t in config.tables)
         metadata = _metadata(con, columns["publication_metadata"])
         threshold = int(metadata.get("suppression_threshold") or default_threshold)
         groups = list(config.groups)
@@ -168,9 +170,10 @@ def load_published(path: Path, config: ReportConfig, default_threshold: int) -> 
         for table, keys in config.tables.items():
             where = " where user_group in (select unnest(?))" if "user_group" in keys else ""
             params = [groups] if where else []
+            flags = tuple(c for c in columns[table] if c + WITHHELD_FLAG in columns[table])
             index: dict[tuple[Any, ...], Row] = {}
             for values in _fetch(con, f"select * from {table}{where}", params):
-                index[tuple(values[k] for k in keys)] = Row(values, _withheld_of(values, keys, has_list))
+                index[tuple(values[k] for k in keys)] = Row(values, _withheld_of(values, flags))
             tables[table] = index
         labels = {
             "service": _labels(con, "dim_service", "service_code", columns.get("dim_service", set())),
@@ -231,5 +234,5 @@ def load_published(path: Path, config: ReportConfig, default_threshold: int) -> 
         labels=labels,
         service_order=service_order,
         data_quality=dict(data_quality),
-        has_withheld_columns=has_list,
+        municipalities=dict(mapping),
     )
