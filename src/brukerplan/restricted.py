@@ -27,3 +27,15 @@ def private_files() -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
+
+
+def write_private_text(path: Path, text: str) -> Path:
+    """Write `text` to `path` readable by its owner only (0600 from the moment the file exists, whatever the
+    umask), through a temporary name renamed into place: never half written, never wider."""
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
+    return path

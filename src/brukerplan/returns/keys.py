@@ -8,6 +8,8 @@ import io
 import stat
 from pathlib import Path
 
+from brukerplan.restricted import write_private_text
+
 MIN_SECRET_LENGTH = 8
 
 
@@ -53,15 +55,8 @@ def write_throwaway_keys(path: Path, codes: list[str]) -> Path:
     """A keys file with a fresh random secret per municipality, for the demo's synthetic data only (real
     secrets are made and handed over outside the project: docs/returns.md). Written 0600 and renamed into place,
     so it never exists with a wider mode or half written."""
-    import os
     import secrets
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write("municipality_code,secret\n")
-        handle.writelines(f"{code},{secrets.token_urlsafe(24)}\n" for code in sorted(set(codes)))
-    os.chmod(partial, 0o600)
-    os.replace(partial, path)
-    return path
+    lines = [f"{code},{secrets.token_urlsafe(24)}\n" for code in sorted(set(codes))]
+    return write_private_text(path, "municipality_code,secret\n" + "".join(lines))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from brukerplan.restricted import write_private_text
+
 SCHEMA = "meta"
 TABLE = "build_record"
 GREEN = "green"  # every node ended success, pass, warn or no-op (the macro decides)
@@ -131,16 +133,9 @@ class FailedAttempt:
 def note_failed_attempt(warehouse: Path, reason: str, failures: list[str]) -> Path:
     """Write the note atomically (0600, like the warehouse folder's other files)."""
     import json
-    import os
 
-    path = failed_attempt_path(warehouse)
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
     data = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "reason": reason, "failures": failures[:20]}
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(partial, path)
-    return path
+    return write_private_text(failed_attempt_path(warehouse), json.dumps(data, indent=2))
 
 
 def read_failed_attempt(warehouse: Path) -> FailedAttempt | None:
