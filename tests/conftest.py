@@ -58,6 +58,7 @@ class ChainRun:
     settings: Settings
     core_tests: DbtOutcome  # the dbt tests of staging, rules 1-6 and core (CORE_SELECTION)
     mart_tests: DbtOutcome  # the data, unit and singular tests of the marts (MART_SELECTION)
+    unit_tests: DbtOutcome  # every dbt unit test (`brukerplan build` leaves them out, docs/decisions.md W3)
     analyses: DbtOutcome  # dbt compile of analyses/
     compiled_analyses: Path
     scale: float
@@ -78,6 +79,7 @@ def _build_chain(root: Path, scale: float, years: str) -> dict[str, dict]:
     outcomes = {
         "core_tests": run_dbt(["test", *CORE_SELECTION], settings, **dbt_paths),
         "mart_tests": run_dbt(["test", *MART_SELECTION], settings, **dbt_paths),
+        "unit_tests": run_dbt(["test", "--select", "resource_type:unit_test"], settings, **dbt_paths),
         # analyses are compiled here, before any test opens the warehouse read-only
         "analyses": run_dbt(["compile", "--select", "resource_type:analysis"], settings, **dbt_paths),
     }
@@ -100,6 +102,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
         settings=settings_under(root),
         core_tests=_outcome(result["core_tests"]),
         mart_tests=_outcome(result["mart_tests"]),
+        unit_tests=_outcome(result["unit_tests"]),
         analyses=_outcome(result["analyses"]),
         compiled_analyses=root / "dbt_target" / "compiled" / "brukerplan" / "analyses",
         scale=scale,

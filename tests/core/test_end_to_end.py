@@ -7,6 +7,7 @@ ground truth (docs/truth.md) exactly. Scale and years can be raised from the env
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import duckdb
@@ -89,3 +90,12 @@ def test_audit_figures_per_municipality_and_year_equal_the_truth(con: duckdb.Duc
         "duplicates_cross_municipality, persons from truth_audit"
     )
     assert _difference(con, ours, theirs) == ([], [])
+
+
+def test_every_dbt_unit_test_passes(chain: ChainRun) -> None:
+    """`brukerplan build` leaves the unit tests out of every data build (docs/decisions.md W3): they run here,
+    all of them, on every `make test`."""
+    manifest = json.loads((chain.root / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    assert chain.unit_tests.success, chain.unit_tests.failures
+    assert len(manifest["unit_tests"]) >= 20
+    assert chain.unit_tests.counts.get("pass", 0) == len(manifest["unit_tests"])

@@ -14,6 +14,7 @@ from tests.support import RULE_MODELS, settings_under
 pytestmark = pytest.mark.slow  # the manifest fixture parses the dbt project
 
 PK_COMBINATION = "unique_combination_of_columns"
+CONSTRAINTS_TEST = "column_constraints"
 
 # A column name used in at least this many models is documented once, by a doc block in models/_docs.md.
 SHARED_NAME_MIN_MODELS = 3
@@ -52,7 +53,7 @@ def _models(manifest: dict) -> dict[str, dict]:
 
 def primary_key_tests(manifest: dict) -> dict[str, set[str]]:
     """Per model: the kinds of primary-key test found ('combination', or 'column:<name>' when a single column has
-    both unique and not_null)."""
+    a unique test and a not_null constraint that the model's column_constraints test checks)."""
     single: dict[tuple[str, str], set[str]] = {}
     found: dict[str, set[str]] = {}
     for node in manifest["nodes"].values():
@@ -64,8 +65,12 @@ def primary_key_tests(manifest: dict) -> dict[str, set[str]]:
             continue
         if name == PK_COMBINATION:
             found.setdefault(model, set()).add("combination")
-        elif name in ("unique", "not_null") and node.get("column_name"):
+        elif name == "unique" and node.get("column_name"):
             single.setdefault((model, node["column_name"]), set()).add(name)
+        elif name == CONSTRAINTS_TEST:
+            for column, spec in manifest["nodes"][model].get("columns", {}).items():
+                if any(c.get("type") == "not_null" for c in spec.get("constraints", [])):
+                    single.setdefault((model, column), set()).add("not_null")
     for (model, column), kinds in single.items():
         if kinds == {"unique", "not_null"}:
             found.setdefault(model, set()).add(f"column:{column}")
@@ -107,13 +112,39 @@ def test_the_primary_key_check_can_fail() -> None:
         }
     }
     assert primary_key_tests(fake) == {}
+    fake["nodes"]["model.p.a"]["columns"] = {"id": {"constraints": [{"type": "not_null"}]}}
+    assert primary_key_tests(fake) == {}, "a not_null constraint no test checks is no primary key"
     fake["nodes"]["test.p.n"] = {
         "resource_type": "test",
-        "test_metadata": {"name": "not_null"},
+        "test_metadata": {"name": CONSTRAINTS_TEST},
         "attached_node": "model.p.a",
-        "column_name": "id",
     }
     assert primary_key_tests(fake) == {"model.p.a": {"column:id"}}
+
+
+def untested_constraints(manifest: dict) -> list[str]:
+    """Models and seeds that declare column constraints without the column_constraints test that checks them
+    (dbt enforces constraints only under an enforced contract, which this project does not use)."""
+    tested = {
+        node.get("attached_node")
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and node.get("test_metadata", {}).get("name") == CONSTRAINTS_TEST
+    }
+    return sorted(
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed")
+        and any(spec.get("constraints") for spec in node.get("columns", {}).values())
+        and uid not in tested
+    )
+
+
+def test_every_declared_constraint_is_tested(manifest: dict) -> None:
+    assert untested_constraints(manifest) == []
+    fake = {
+        "nodes": {"model.p.a": {"resource_type": "model", "columns": {"x": {"constraints": [{"type": "not_null"}]}}}}
+    }
+    assert untested_constraints(fake) == ["model.p.a"]
 
 
 def description_conflicts(

@@ -95,7 +95,7 @@ def assert_same_rows(con: duckdb.DuckDBPyConnection, actual: str, expected: str,
 def test_dbt_tests_of_the_marts_pass(chain: ChainRun) -> None:
     """Data tests (keys, ranges, invariants), unit tests and the singular assert_mart_* tests, on generated data."""
     assert chain.mart_tests.success, chain.mart_tests.failures
-    assert chain.mart_tests.counts.get("pass", 0) > 100
+    assert chain.mart_tests.counts.get("pass", 0) >= 20  # one column_constraints test per model checks many columns
 
 
 def test_trends_rows_are_exactly_the_participating_geographies(warehouse: duckdb.DuckDBPyConnection) -> None:
