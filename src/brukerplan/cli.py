@@ -163,10 +163,10 @@ def report(
     except PublishedError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
+    pdfs = f"{result.pdfs} PDFs in {result.pdf_seconds:.1f} s (printed alongside); " if result.pdfs else ""
     console.print(
         f"reports {result.year} ({result.lang}): {result.pages} HTML pages in {result.html_seconds:.1f} s, "
-        f"{result.pdfs} PDFs in {result.pdf_seconds:.1f} s; total {result.seconds:.1f} s; "
-        f"index: {result.out / 'index.html'}"
+        f"{pdfs}total {result.seconds:.1f} s; index: {result.out / 'index.html'}"
     )
     if result.pdf_skipped:
         console.print(f"[yellow]PDFs skipped:[/yellow] {result.pdf_skipped}")

@@ -33,6 +33,10 @@ FLAGS = (
     "--hide-scrollbars",
     "--mute-audio",
     "--remote-debugging-pipe",
+    # every tab renders at full speed although only one is in front (PDFs are printed by several tabs at once)
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
 )
 TIMEOUT = 60.0
 

@@ -4,7 +4,9 @@ crash never leaves a half-written page where a reader looks."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import os
 import queue
 import shutil
@@ -24,7 +26,8 @@ from brukerplan.report.pages import PageBuilder
 from brukerplan.report.published import COUNTRY_CODE, GEO_LEVELS, Geography, load_published
 from brukerplan.settings import Settings
 
-PDF_WORKERS = 2
+# tabs printing at once in the one browser, while the pages are still being written (docs/decisions.md R5)
+PDF_WORKERS = 3
 
 
 class ReportUsageError(ValueError):
@@ -102,40 +105,64 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def write_pdfs(
-    jobs: list[tuple[Path, Path]], binary: str, advance: Callable[[], None], workers: int = PDF_WORKERS
-) -> tuple[list[str], str]:
-    """Print each (html, pdf) pair with one browser and `workers` tabs in parallel; returns errors, version."""
-    work: queue.Queue[tuple[Path, Path]] = queue.Queue()
-    for job in jobs:
-        work.put(job)
-    errors: list[str] = []
-    lock = threading.Lock()
-    with Chromium(binary) as browser:
+class PdfPrinter:
+    """Prints (html, pdf) pairs with one browser and `workers` tabs while the pages are still being written: a
+    page is handed over as soon as it is on disk (`submit`), so Chromium prints while Python renders the next
+    pages and both cores work. `finish` waits for the last PDF; returns the errors and the browser version."""
 
-        def run() -> None:
-            tab = browser.tab()
-            while True:
-                try:
-                    html, pdf = work.get_nowait()
-                except queue.Empty:
-                    break
-                try:
-                    tab.open(html.resolve().as_uri())
-                    tab.pdf(pdf)
-                except BrowserError as exc:
-                    with lock:
-                        errors.append(f"{html.name}: {exc}")
-                advance()
-            tab.close()
+    def __init__(self, binary: str, advance: Callable[[], None], workers: int = PDF_WORKERS) -> None:
+        self._work: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
+        self._advance = advance
+        self._workers = max(1, workers)
+        self._browser = Chromium(binary)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.errors: list[str] = []
 
-        threads = [threading.Thread(target=run, name=f"pdf-{i}") for i in range(max(1, workers))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        version = browser.version
-    return errors, version
+    def __enter__(self) -> PdfPrinter:
+        self._browser.__enter__()
+        self._threads = [threading.Thread(target=self._run, name=f"pdf-{i}") for i in range(self._workers)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+        self._browser.close()
+
+    def submit(self, html: Path, pdf: Path) -> None:
+        self._work.put((html, pdf))
+
+    def finish(self) -> tuple[list[str], str]:
+        if self._threads:
+            for _ in self._threads:
+                self._work.put(None)
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+        return self.errors, self._browser.version
+
+    def _run(self) -> None:
+        try:
+            tab = self._browser.tab()
+        except BrowserError as exc:
+            with self._lock:
+                self.errors.append(str(exc))
+            tab = None
+        while (job := self._work.get()) is not None:
+            html, pdf = job
+            try:
+                if tab is None:
+                    raise BrowserError("no browser tab")
+                tab.open(html.resolve().as_uri())
+                tab.pdf(pdf)
+            except BrowserError as exc:
+                with self._lock:
+                    self.errors.append(f"{html.name}: {exc}")
+            self._advance()
+        if tab is not None:
+            with contextlib.suppress(BrowserError):
+                tab.close()
 
 
 def build_reports(
@@ -195,43 +222,51 @@ def build_reports(
             transient=False,
         ) as progress:
             task = progress.add_task("HTML pages", total=len(geos))
-            entries = []
-            for geo in geos:
-                links = {
-                    "index": "../index.html",
-                    "pdf": f"../pdf/{geo.slug}.pdf" if make_pdf else "",
-                    "county": f"{'county-' + geo.county_code}.html"
-                    if geo.county_code and ("county", geo.county_code) in written
-                    else "",
-                }
-                _write(staging / "pages" / f"{geo.slug}.html", builder.page(geo, year, links, meta))
-                county = published.geography("county", geo.county_code) if geo.county_code else None
-                entries.append(
-                    {
-                        "name": builder.name(geo),
-                        "code": geo.code,
-                        "level": labels["level"][geo.level],
-                        "county": county.name if county else "",
-                        "years": years_text(geo.years),
-                        "href": f"pages/{geo.slug}.html",
-                        "pdf": f"pdf/{geo.slug}.pdf" if make_pdf else "",
+            pdf_task = progress.add_task("PDF files", total=len(geos)) if make_pdf else None
+            with contextlib.ExitStack() as stack:
+                printer = None
+                if make_pdf and binary is not None and pdf_task is not None:
+                    advance_pdf = functools.partial(progress.advance, pdf_task)
+                    pdf_started = time.perf_counter()
+                    try:
+                        printer = stack.enter_context(PdfPrinter(binary, advance_pdf))
+                    except BrowserError as exc:
+                        result.pdf_errors = [str(exc)]
+                entries = []
+                for geo in geos:
+                    links = {
+                        "index": "../index.html",
+                        "pdf": f"../pdf/{geo.slug}.pdf" if make_pdf else "",
+                        "county": f"{'county-' + geo.county_code}.html"
+                        if geo.county_code and ("county", geo.county_code) in written
+                        else "",
                     }
-                )
-                progress.advance(task)
-            _write(staging / "index.html", builder.index(entries, year, meta))
-            result.pages = len(geos)
-            result.html_seconds = time.perf_counter() - started
-            if make_pdf and binary is not None:
-                pdf_started = time.perf_counter()
-                pdf_task = progress.add_task("PDF files", total=len(geos))
-                jobs = [(staging / "pages" / f"{g.slug}.html", staging / "pdf" / f"{g.slug}.pdf") for g in geos]
-                try:
-                    errors, result.browser = write_pdfs(jobs, binary, lambda: progress.advance(pdf_task))
-                except BrowserError as exc:
-                    errors = [str(exc)]
-                result.pdf_errors = errors
-                result.pdfs = sum(1 for _, p in jobs if p.exists())
-                result.pdf_seconds = time.perf_counter() - pdf_started
+                    page = staging / "pages" / f"{geo.slug}.html"
+                    _write(page, builder.page(geo, year, links, meta))
+                    if printer is not None:
+                        printer.submit(page, staging / "pdf" / f"{geo.slug}.pdf")
+                    county = published.geography("county", geo.county_code) if geo.county_code else None
+                    entries.append(
+                        {
+                            "name": builder.name(geo),
+                            "code": geo.code,
+                            "level": labels["level"][geo.level],
+                            "county": county.name if county else "",
+                            "years": years_text(geo.years),
+                            "href": f"pages/{geo.slug}.html",
+                            "pdf": f"pdf/{geo.slug}.pdf" if make_pdf else "",
+                        }
+                    )
+                    progress.advance(task)
+                _write(staging / "index.html", builder.index(entries, year, meta))
+                result.pages = len(geos)
+                result.html_seconds = time.perf_counter() - started
+                if printer is not None:
+                    errors, result.browser = printer.finish()
+                    result.pdf_errors = errors
+                    result.pdf_seconds = time.perf_counter() - pdf_started  # printed while the pages were written
+            if make_pdf:
+                result.pdfs = sum(1 for g in geos if (staging / "pdf" / f"{g.slug}.pdf").exists())
         _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
