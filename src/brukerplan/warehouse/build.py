@@ -55,8 +55,10 @@ def wal_path(database: Path) -> Path:
 
 
 def _remove(database: Path) -> None:
+    """A database file with its WAL and the folder DuckDB spills to beyond the memory limit (`<file>.tmp`)."""
     database.unlink(missing_ok=True)
     wal_path(database).unlink(missing_ok=True)
+    shutil.rmtree(database.with_name(database.name + ".tmp"), ignore_errors=True)
 
 
 def _leftovers(warehouse: Path) -> list[Path]:
