@@ -14,10 +14,7 @@
         with the test and no marked column is an error. -#}
     {%- set additive = {'groups': [], 'geographies': []} %}
     {%- if execute %}
-        {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model.identifier) %}
-        {%- if node is none %}
-            {{ exceptions.raise_compiler_error('additive_over_groups_and_geographies: no model ' ~ model) }}
-        {%- endif %}
+        {%- set node = tested_node(model, 'additive_over_groups_and_geographies', ['model']) %}
         {%- for column in node.columns.values() %}
             {%- for dimension in column.meta.get('additive_over', []) %}
                 {%- if dimension not in additive %}

@@ -44,6 +44,20 @@
     where n_rows != {{ expected }}
 {% endtest %}
 
+{% macro tested_node(model, test_name, kinds=['model', 'seed']) %}
+    {#- The graph node (of one of `kinds`, in this project) a model-level generic test reads its column
+        declarations from; an error naming the test when `model` is none of them (e.g. a `where` config). -#}
+    {%- set found = [] %}
+    {%- for kind in kinds %}
+        {%- set node = graph.nodes.get(kind ~ '.' ~ project_name ~ '.' ~ model.identifier) %}
+        {%- if node is not none and not found %}{% do found.append(node) %}{% endif %}
+    {%- endfor %}
+    {%- if not found %}
+        {{ exceptions.raise_compiler_error(test_name ~ ': no ' ~ (kinds | join(' or ')) ~ ' ' ~ model) }}
+    {%- endif %}
+    {{ return(found[0]) }}
+{% endmacro %}
+
 {% test column_constraints(model) %}
     {#- Every column constraint the model's (or seed's) YAML declares, checked in one scan of the model: one
         failing row per broken constraint, with the number of rows that break it. dbt's own contract
@@ -60,11 +74,7 @@
         A model with the test and no constraint is an error. -#}
     {%- set checks = [] %}
     {%- if execute %}
-        {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model.identifier)
-            or graph.nodes.get('seed.' ~ project_name ~ '.' ~ model.identifier) %}
-        {%- if node is none %}
-            {{ exceptions.raise_compiler_error('column_constraints: no model or seed ' ~ model) }}
-        {%- endif %}
+        {%- set node = tested_node(model, 'column_constraints') %}
         {%- for column in node.columns.values() %}
             {%- for constraint in column.constraints %}
                 {%- if constraint.type == 'not_null' %}
@@ -93,7 +103,6 @@
         from {{ model }}
     ),
 
-    {% if checks -%}
     broken as (
         {%- for check in checks %}
             select
@@ -103,9 +112,6 @@
             {% if not loop.last %}union all{% endif %}
         {%- endfor %}
     )
-    {%- else -%}
-    broken as (select null::varchar as broken_constraint, 0 as failing_rows from counted)
-    {%- endif %}
 
     select
         broken_constraint,

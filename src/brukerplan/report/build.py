@@ -222,10 +222,10 @@ def build_reports(
             transient=False,
         ) as progress:
             task = progress.add_task("HTML pages", total=len(geos))
-            pdf_task = progress.add_task("PDF files", total=len(geos)) if make_pdf else None
             with contextlib.ExitStack() as stack:
                 printer = None
-                if make_pdf and binary is not None and pdf_task is not None:
+                if make_pdf and binary is not None:
+                    pdf_task = progress.add_task("PDF files", total=len(geos))
                     advance_pdf = functools.partial(progress.advance, pdf_task)
                     pdf_started = time.perf_counter()
                     try:
