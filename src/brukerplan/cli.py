@@ -207,6 +207,15 @@ def publish(
             "(without it: refuse, exit 1)",
         ),
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Solve the suppression of every mapping year again (without it: a year whose counts did not "
+            "change since the last publication takes that publication's withheld cells, which a fresh solve would "
+            "give as well)",
+        ),
+    ] = False,
 ) -> None:
     """Publish the marts and dimensions of a green build for BI: counts from 1 to threshold-1 withheld (and
     whatever would reveal them), written atomically to a DuckDB file readable by DuckDB 1.4+, with Parquet
@@ -234,6 +243,7 @@ def publish(
             lp_budget=lp_budget,
             require_current=require_current,
             allow_failed_rebuild=allow_failed_rebuild,
+            reuse=not fresh,
         )
     )
 

@@ -16,6 +16,7 @@ def run_publish_command(
     lp_budget: int | None = None,
     require_current: bool = False,
     allow_failed_rebuild: bool = False,
+    reuse: bool = True,
 ) -> int:
     """Publish and report; returns the exit status (0 published, 1 refused or failed)."""
     with console.status("publishing …") as status:
@@ -26,6 +27,7 @@ def run_publish_command(
                 lp_budget=DEFAULT_LP_BUDGET if lp_budget is None else lp_budget,
                 require_current=require_current,
                 allow_failed_rebuild=allow_failed_rebuild,
+                reuse=reuse,
             )
         except PublishError as exc:
             console.print(f"[red]publish refused:[/red] {exc}")
@@ -44,6 +46,12 @@ def run_publish_command(
         f"suppression: {stats.cells:,} count cells, {stats.primary:,} withheld as small, "
         f"{stats.complementary:,} more to protect them, {stats.derived:,} rates/shares/means with them "
         f"({stats.equations:,} equations, {stats.seconds:.1f} s)"
+    )
+    parts = result.parts
+    console.print(
+        f"solved apart by mapping year: {parts.parts} parts, {parts.reused} unchanged since the last publication "
+        f"(taken from it), {parts.solved} solved"
+        + (f" on {parts.workers} cores" if parts.workers > 1 else "")
     )
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stats.phase_seconds.items())
     exact, lp = stats.exact, stats.intervals

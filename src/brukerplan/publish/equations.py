@@ -198,11 +198,27 @@ def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[
     index_of = {name: i for i, name in enumerate(names)}
     value = np.full(n_cells, -1, dtype=np.int64)
     height = np.zeros(n_cells, dtype=np.int64)
+    group = np.full(n_cells, -1, dtype=np.int64)
+    apart = spec.solve_apart_by
+    with_key = [i for name, i in index_of.items() if apart in spec.quantities[name].dims]
+    # the values of solve_apart_by, numbered in order (-1: a quantity without that dimension)
+    keys = " union ".join(f"select distinct {quote(apart or '')} as k from {cell_table(i)}" for i in with_key)
+    con.execute(
+        "create or replace temp table group_keys as "
+        + (f"select k, (row_number() over (order by k) - 1)::bigint as g from ({keys})" if keys else "select 1")
+    )
     statements: list[str] = []
     for name, index in index_of.items():
-        data = con.execute(f"select cell_id, value, height from {cell_table(index)}").fetchnumpy()
+        part_sql = "-1::bigint"
+        join = ""
+        if index in with_key:
+            part_sql, join = "k.g", f" join group_keys k on c.{quote(apart or '')} = k.k"
+        data = con.execute(
+            f"select c.cell_id, c.value, c.height, {part_sql} as g from {cell_table(index)} c{join}"
+        ).fetchnumpy()
         value[data["cell_id"]] = data["value"]
         height[data["cell_id"]] = data["height"]
+        group[data["cell_id"]] = data["g"]
         quantity = spec.quantities[name]
         for hierarchy in quantity.additive:
             statements += _hierarchy_sql(name, index, quantity, spec.hierarchies[hierarchy])
@@ -232,7 +248,8 @@ def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[
     eq = np.cumsum(np.concatenate([[False], eq[1:] != eq[:-1]]), dtype=np.int32) if len(eq) else eq
     for index in index_of.values():
         con.execute(f"drop table {cell_table(index)}")
-    return System(value=value, height=height, eq=eq, cell=cell, coef=coef), blocks
+    con.execute("drop table group_keys")
+    return System(value=value, height=height, eq=eq, cell=cell, coef=coef, group=group), blocks
 
 
 def _fetch_members(

@@ -47,13 +47,20 @@ from brukerplan.publish.metadata import (
     write_submissions,
     write_tables,
 )
+from brukerplan.publish.parts import PartCache, PartsSummary, solve_parts
 from brukerplan.publish.spec import PublishSpec, SpecError, expand_patterns, load_spec
-from brukerplan.publish.suppress import SuppressionStats, suppress_system
+from brukerplan.publish.suppress import SuppressionStats
 from brukerplan.settings import Settings
 
 MEMORY_LIMIT = "2GB"
 
 Progress = Callable[[str], None]
+
+
+def solved_parts_store(settings: Settings) -> Path:
+    """Where the solved parts of the last publication are kept: beside the warehouse (restricted), never in the
+    published folder (their names are hashes of unsuppressed counts)."""
+    return settings.warehouse.with_name(f"{settings.warehouse.stem}.solved-parts")
 
 
 class PublishError(RuntimeError):
@@ -74,6 +81,7 @@ class PublishResult:
     parquet_dir: Path
     tables: list[TableSummary]
     stats: SuppressionStats
+    parts: PartsSummary
     seconds: float
     publication_id: str
     threshold: int
@@ -168,8 +176,11 @@ def suppress(
     threshold: int,
     progress: Progress | None = None,
     lp_budget: int = DEFAULT_LP_BUDGET,
-) -> SuppressionStats:
-    """Equations, withheld cells and the row masks (mask_<table>) for the marts loaded as src_<table>."""
+    cache: PartCache | None = None,
+    reuse: bool = True,
+) -> tuple[SuppressionStats, PartsSummary]:
+    """Equations, withheld cells and the row masks (mask_<table>) for the marts loaded as src_<table>; the parts
+    of the system (mapping years) solved apart, each taken from `cache` when unchanged (parts.py)."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     stats = SuppressionStats()
@@ -179,7 +190,10 @@ def suppress(
     except SpecError as exc:
         raise PublishError(f"publish spec: {exc}") from exc
     lap = stats.lap("equations", started)
-    withheld, _, stats = suppress_system(system, threshold, progress=say, stats=stats, lp_budget=lp_budget)
+    equations_seconds = stats.phase_seconds["equations"]
+    say(f"suppressing: {system.n_cells:,} cells, {system.n_eqs:,} equations")
+    withheld, _, stats, parts = solve_parts(system, threshold, lp_budget, cache=cache, progress=say, reuse=reuse)
+    stats.phase_seconds = {"equations": equations_seconds, **stats.phase_seconds}
     if not stats.audit_complete:
         raise PublishError(
             f"the exact audit still finds recoverable cells after {stats.audit_passes} passes: nothing published"
@@ -191,7 +205,7 @@ def suppress(
     stats.per_table = masks.per_table
     stats.lap("derived", lap)
     stats.seconds = time.perf_counter() - started
-    return stats
+    return stats, parts
 
 
 def _submissions(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> list[str]:
@@ -258,6 +272,7 @@ def publish(
     progress: Progress | None = None,
     spec_transform: Callable[[PublishSpec], PublishSpec] | None = None,
     lp_budget: int = DEFAULT_LP_BUDGET,
+    reuse: bool = True,
 ) -> PublishResult:
     """Publish the warehouse's marts and dimensions to settings.published (see the module docs)."""
     started = time.perf_counter()
@@ -302,7 +317,8 @@ def publish(
                 raise PublishError(f"the warehouse has no {dim.source}: run a full `brukerplan build` first")
             _check_person_level(spec, dim.name, columns)
         say("suppressing small counts")
-        stats = suppress(con, spec, threshold, progress=say, lp_budget=lp_budget)
+        cache = PartCache(solved_parts_store(settings))
+        stats, parts = suppress(con, spec, threshold, progress=say, lp_budget=lp_budget, cache=cache, reuse=reuse)
         publication = Publication(
             publication_id=str(uuid.uuid4()),
             published_at=dt.datetime.now(dt.UTC),
@@ -330,6 +346,12 @@ def publish(
             con.execute("detach out")
             writer.commit_file(tmp, published)
             parquet_dir = writer.commit_parquet_dir(parquet_tmp, published)
+        cache.keep_only(parts.fingerprints)
+        if parts.not_stored:
+            warnings.append(
+                f"{parts.not_stored} solved parts could not be stored in {cache.directory}: the next publication "
+                "solves them again"
+            )
     except duckdb.Error as exc:
         raise PublishError(f"publishing failed, the previous published file is unchanged: {exc}") from exc
     except (LayoutError, DescriptionError) as exc:
@@ -342,6 +364,7 @@ def publish(
         parquet_dir=parquet_dir,
         tables=summaries,
         stats=stats,
+        parts=parts,
         seconds=time.perf_counter() - started,
         publication_id=publication.publication_id,
         threshold=threshold,

@@ -130,6 +130,7 @@ class PublishSpec:
     identities: tuple[Identity, ...]
     person_level_columns: tuple[str, ...]
     person_level_table_prefixes: tuple[str, ...]
+    solve_apart_by: str | None = None  # the dimension whose values the solver may take one at a time (parts.py)
 
     def table(self, name: str) -> TableSpec:
         for table in self.tables:
@@ -281,6 +282,7 @@ def load_spec(path: Path = SPEC_PATH) -> PublishSpec:
         identities=identities,
         person_level_columns=_tuple(raw["person_level"]["columns"]),
         person_level_table_prefixes=_tuple(raw["person_level"]["table_prefixes"]),
+        solve_apart_by=str(raw["solve_apart_by"]) if raw.get("solve_apart_by") else None,
     )
     check_spec(spec)
     return spec

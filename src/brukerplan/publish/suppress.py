@@ -45,6 +45,7 @@ class System:
     eq: np.ndarray  # int64 per member, non-decreasing
     cell: np.ndarray  # int64 per member
     coef: np.ndarray  # int8 per member: -1 total, +1 part
+    group: np.ndarray | None = None  # int64 per cell: its value of the spec's solve_apart_by, numbered (parts.py)
 
     @property
     def n_cells(self) -> int:

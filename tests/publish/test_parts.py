@@ -1,0 +1,183 @@
+"""Suppression part by part (parts.py): the parts solved apart give exactly what the solver gives on the whole
+system; a stored part is reused only when nothing of it changed, and reuse gives what a fresh solve gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brukerplan.publish.parts import PartCache, part_labels, solve_parts, split
+from brukerplan.publish.suppress import System, suppress_system
+
+THRESHOLD = 5
+LP_BUDGET = 20_000
+
+
+def _years(seed: int, n_years: int = 4, municipalities: int = 9, joined: tuple[int, int] | None = None) -> System:
+    """Per year (group): persons per municipality x user group (rus, mental, all = rus + mental), with county
+    and country totals (three counties), mostly small counts; optionally one equation joining two years."""
+    rng = np.random.default_rng(seed)
+    values: list[int] = []
+    heights: list[int] = []
+    groups: list[int] = []
+    members: list[tuple[int, int, int]] = []  # (equation, cell, coef)
+
+    def add(value: int, height: int, group: int) -> int:
+        values.append(value)
+        heights.append(height)
+        groups.append(group)
+        return len(values) - 1
+
+    def equation(total: int, parts: list[int]) -> None:
+        number = len({m[0] for m in members})
+        members.extend([(number, total, -1), *((number, p, 1) for p in parts)])
+
+    country_all = []
+    for year in range(n_years):
+        p = [0.1, 0.2, 0.2, 0.15, 0.1, 0.1, 0.1, 0.05]
+        leaf = rng.choice([0, 1, 2, 3, 4, 5, 8, 13], size=(municipalities, 2), p=p)
+        county_of = np.arange(municipalities) % 3
+        cells: dict[tuple[str, int, int], int] = {}  # (level, geo, group 0 rus 1 mental 2 all) -> cell
+        for m in range(municipalities):
+            for u in range(2):
+                cells["m", m, u] = add(int(leaf[m, u]), 0, year)
+            cells["m", m, 2] = add(int(leaf[m].sum()), 1, year)
+        for c in range(3):
+            for u in range(3):
+                total = int(leaf[county_of == c].sum()) if u == 2 else int(leaf[county_of == c, u].sum())
+                cells["c", c, u] = add(total, 1 + (u == 2), year)
+        for u in range(3):
+            total = int(leaf.sum()) if u == 2 else int(leaf[:, u].sum())
+            cells["n", 0, u] = add(total, 2 + (u == 2), year)
+        country_all.append(cells["n", 0, 2])
+        for u in range(3):
+            for c in range(3):
+                equation(cells["c", c, u], [cells["m", m, u] for m in range(municipalities) if county_of[m] == c])
+            equation(cells["n", 0, u], [cells["c", c, u] for c in range(3)])
+        for level, count in (("m", municipalities), ("c", 3), ("n", 1)):
+            for g in range(count):
+                equation(cells[level, g, 2], [cells[level, g, 0], cells[level, g, 1]])
+    # a quantity without the year: a few small counts and their total, in no year's part
+    extra = [add(int(v), 0, -1) for v in rng.integers(1, 6, size=4)]
+    equation(add(int(sum(values[c] for c in extra)), 1, -1), extra)
+    if joined is not None:  # a total over two years' country totals joins the two
+        a, b = country_all[joined[0]], country_all[joined[1]]
+        equation(add(values[a] + values[b], 4, joined[0]), [a, b])
+    members.sort()
+    eq, cell, coef = (np.asarray(column) for column in zip(*members, strict=True))
+    return System(
+        value=np.asarray(values, dtype=np.int64),
+        height=np.asarray(heights, dtype=np.int64),
+        eq=eq.astype(np.int64),
+        cell=cell.astype(np.int64),
+        coef=coef.astype(np.int8),
+        group=np.asarray(groups, dtype=np.int64),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_parts_solved_apart_give_what_the_whole_system_gives(seed: int) -> None:
+    system = _years(seed)
+    whole, whole_primary, whole_stats = suppress_system(system, THRESHOLD, lp_budget=LP_BUDGET)
+    assert whole_stats.audit_passes >= 2 or whole_stats.audit_added > 0 or whole_stats.rounds > 1, "too easy"
+    for workers in (1, 2):
+        withheld, primary, stats, summary = solve_parts(system, THRESHOLD, LP_BUDGET, workers=workers)
+        assert summary.parts == 5 and summary.solved == 5
+        assert np.array_equal(withheld, whole)
+        assert np.array_equal(primary, whole_primary)
+        assert stats.primary == whole_stats.primary
+        assert stats.complementary == whole_stats.complementary
+        assert stats.audit_complete
+        # the parts' null vectors together are a null vector of the whole system's withheld cells
+        assert np.count_nonzero(stats.null_vector[withheld]) > 0
+        selected = withheld[system.cell]
+        residual = np.bincount(
+            system.eq[selected],
+            weights=(system.coef[selected].astype(np.int64) * stats.null_vector[system.cell[selected]]) % 2_147_483_647,
+            minlength=system.n_eqs,
+        )
+        assert np.all(np.mod(residual, 2_147_483_647) == 0), "not a null vector of the published equations"
+
+
+def test_the_parts_are_the_years_and_years_joined_by_an_equation_are_one_part() -> None:
+    apart = _years(1)
+    labels = part_labels(apart)
+    assert len(set(labels.tolist())) == 5
+    for year in range(4):
+        assert len(set(labels[apart.group == year].tolist())) == 1
+    joined = _years(1, joined=(1, 3))
+    labels = part_labels(joined)
+    assert len(set(labels.tolist())) == 4
+    assert labels[joined.group == 1][0] == labels[joined.group == 3][0]
+    # every equation lies inside one part
+    assert np.all(labels[joined.cell] == labels[joined.cell][np.searchsorted(joined.eq, joined.eq)])
+
+
+def test_a_reused_part_gives_what_a_fresh_solve_gives_and_only_changed_parts_are_solved(tmp_path: Path) -> None:
+    cache = PartCache(tmp_path / "cache")
+    system = _years(3)
+    first, _, _, summary = solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
+    assert (summary.solved, summary.reused) == (5, 0)
+    again, _, _, summary = solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
+    assert (summary.solved, summary.reused) == (0, 5)
+    assert np.array_equal(again, first)
+    # a resubmission changes one year: that part alone is solved again
+    changed = System(**{**system.__dict__, "value": system.value.copy()})
+    year_two = np.flatnonzero(system.group == 2)
+    leaf = year_two[0]
+    delta = 3
+    changed.value[leaf] += delta
+    for total in _totals_above(system, leaf):
+        changed.value[total] += delta
+    reused, _, stats, summary = solve_parts(changed, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
+    assert (summary.solved, summary.reused) == (1, 4)
+    fresh, _, fresh_stats, _ = solve_parts(changed, THRESHOLD, LP_BUDGET, workers=1)
+    assert np.array_equal(reused, fresh)
+    assert np.array_equal(stats.null_vector, fresh_stats.null_vector)
+    assert stats.complementary == fresh_stats.complementary
+    # another threshold or LP budget is another part: nothing reused
+    _, _, _, summary = solve_parts(changed, THRESHOLD + 1, LP_BUDGET, cache=cache, workers=1)
+    assert summary.reused == 0
+
+
+def _totals_above(system: System, cell: int) -> list[int]:
+    """The totals a leaf adds up to (transitively), each once."""
+    out: list[int] = []
+    todo = [cell]
+    while todo:
+        current = todo.pop()
+        for e in np.unique(system.eq[(system.cell == current) & (system.coef == 1)]):
+            totals = system.cell[(system.eq == e) & (system.coef == -1)]
+            for total in totals.tolist():
+                if total not in out:
+                    out.append(total)
+                    todo.append(total)
+    return out
+
+
+def test_an_unreadable_stored_part_is_solved_again(tmp_path: Path) -> None:
+    cache = PartCache(tmp_path / "cache")
+    system = _years(4)
+    first, _, _, _ = solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
+    stored = sorted(cache.directory.glob("*.npz"))
+    assert len(stored) == 5
+    stored[0].write_bytes(b"not a stored part")
+    stored[1].write_bytes(stored[1].read_bytes()[:40])
+    again, _, _, summary = solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
+    assert (summary.solved, summary.reused) == (2, 3)
+    assert np.array_equal(again, first)
+    assert all(p.stat().st_mode & 0o077 == 0 for p in cache.directory.glob("*.npz"))
+
+
+def test_forgetting_keeps_only_the_parts_of_the_last_publication(tmp_path: Path) -> None:
+    cache = PartCache(tmp_path / "cache")
+    system = _years(5)
+    solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
+    solve_parts(system, THRESHOLD + 1, LP_BUDGET, cache=cache, workers=1)
+    assert len(list(cache.directory.glob("*.npz"))) == 10
+    cache.keep_only({part.fingerprint for part in split(system, THRESHOLD + 1, LP_BUDGET)})
+    _, _, _, summary = solve_parts(system, THRESHOLD + 1, LP_BUDGET, cache=cache, workers=1)
+    assert (summary.solved, summary.reused) == (0, 5)
+    assert len(list(cache.directory.glob("*.npz"))) == 5
