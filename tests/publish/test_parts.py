@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 
+from brukerplan.publish import publish
 from brukerplan.publish.parts import PartCache, part_labels, solve_parts, split
+from brukerplan.publish.publisher import solved_parts_store
 from brukerplan.publish.suppress import System, suppress_system
+from tests.publish.conftest import build_and_publish, describe_like_persist_docs
+from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
 
 THRESHOLD = 5
 LP_BUDGET = 20_000
@@ -82,7 +87,7 @@ def test_parts_solved_apart_give_what_the_whole_system_gives(seed: int) -> None:
     system = _years(seed)
     whole, whole_primary, whole_stats = suppress_system(system, THRESHOLD, lp_budget=LP_BUDGET)
     assert whole_stats.audit_passes >= 2 or whole_stats.audit_added > 0 or whole_stats.rounds > 1, "too easy"
-    for workers in (1, 2):
+    for workers in (1, 2) if seed == 0 else (1,):  # in processes once: the pool is slow to start
         withheld, primary, stats, summary = solve_parts(system, THRESHOLD, LP_BUDGET, workers=workers)
         assert summary.parts == 5 and summary.solved == 5
         assert np.array_equal(withheld, whole)
@@ -181,3 +186,45 @@ def test_forgetting_keeps_only_the_parts_of_the_last_publication(tmp_path: Path)
     _, _, _, summary = solve_parts(system, THRESHOLD + 1, LP_BUDGET, cache=cache, workers=1)
     assert (summary.solved, summary.reused) == (0, 5)
     assert len(list(cache.directory.glob("*.npz"))) == 5
+
+
+def _published_tables(path: Path) -> dict[str, list[tuple]]:
+    """Every mart and dimension of a published file, rows sorted (the publication's own tables left out: they
+    name the publication and its timings)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+        return {
+            name: sorted(con.execute(f'select * from "{name}"').fetchall(), key=repr)
+            for name in names
+            if not name.startswith("publication_") and name != "README"
+        }
+    finally:
+        con.close()
+
+
+def test_republishing_a_resubmission_a_new_municipality_and_a_new_year_equals_a_fresh_publish(tmp_path: Path) -> None:
+    """The previous publication (2017 and 2019) is kept; then 2019 has a resubmission and 2021 comes with a new
+    municipality. Republished with the stored parts (2017's reused) = published afresh, table by table."""
+    before = FixtureShape(years=(2017, 2019), seed_per_submission=True, absent=((2017, "3403"), (2019, "3403")))
+    after = FixtureShape(
+        years=(2017, 2019, 2021),
+        seed_per_submission=True,
+        absent=before.absent,
+        resubmitted=((2019, "5006"),),
+    )
+    settings, first = build_and_publish(tmp_path / "incremental", before)
+    assert (first.parts.parts, first.parts.solved) == (2, 2)
+    make_warehouse(settings.warehouse, after)
+    describe_like_persist_docs(settings.warehouse)
+    again = publish(settings)
+    assert (again.parts.parts, again.parts.reused, again.parts.solved) == (3, 1, 2)
+    fresh_settings, fresh = build_and_publish(tmp_path / "fresh", after, reuse=False)
+    assert (fresh.parts.reused, fresh.parts.solved) == (0, 3)
+    incremental, full = _published_tables(settings.published), _published_tables(fresh_settings.published)
+    assert set(incremental) == set(full) and len(full) >= 6
+    for name, rows in full.items():
+        assert incremental[name] == rows, f"{name} differs between the incremental and the fresh publication"
+    assert again.withheld_cells == fresh.withheld_cells > first.withheld_cells
+    # only the parts of the last publication are kept
+    assert len(list(PartCache(solved_parts_store(settings)).directory.glob("*.npz"))) == 3

@@ -45,6 +45,11 @@ class FixtureShape:
     max_persons: int = 40  # per municipality and year (uniform 0..max), small so that suppression bites
     years: tuple[int, ...] = tuple(YEARS)
     municipalities: tuple[str, ...] = tuple(MUNICIPALITIES)
+    # with seed_per_submission, each municipality-year draws from its own seed, so that one submission can change
+    # (resubmitted: drawn anew) or be left out (absent) without changing the others
+    seed_per_submission: bool = False
+    resubmitted: tuple[tuple[int, str], ...] = ()
+    absent: tuple[tuple[int, str], ...] = ()
 
 
 def _persons(shape: FixtureShape) -> pa.Table:
@@ -73,6 +78,10 @@ def _persons(shape: FixtureShape) -> pa.Table:
     pid = 0
     for year in shape.years:
         for muni in shape.municipalities:
+            if shape.seed_per_submission:
+                if (year, muni) in shape.absent:
+                    continue
+                rng = random.Random(f"{shape.seed}:{year}:{muni}:{(year, muni) in shape.resubmitted}")
             if rng.random() < 0.2:
                 continue  # not participating this year: no rows at all (a gap)
             n = rng.randint(1, shape.max_persons)

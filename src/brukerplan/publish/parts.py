@@ -102,25 +102,33 @@ def _fingerprint(system: System, threshold: int, lp_budget: int, version: str) -
 
 
 def part_labels(system: System) -> np.ndarray:
-    """Per cell: its part (0, 1, ...): its group (system.group), groups joined by an equation merged."""
+    """Per cell: its part (0, 1, ...): its group (system.group), groups joined by an equation merged; -1 for a
+    cell in no equation (nothing to solve: it is withheld if it is small, and no choice of the solver depends on
+    it, so a municipality that appears only in a later year changes no earlier part)."""
     group = system.group if system.group is not None else np.zeros(system.n_cells, dtype=np.int64)
     local, _ = dense_numbers(group + 1)  # -1 (no group) is a group too
     n_groups = int(local.max()) + 1 if len(local) else 0
     root = components(system.eq, local[system.cell], n_groups) if len(system.eq) else np.arange(n_groups)
-    labels, _ = dense_numbers(root[local])
+    labels = np.full(system.n_cells, -1, dtype=np.int64)
+    if len(system.cell):
+        in_equation = np.zeros(system.n_cells, dtype=bool)
+        in_equation[system.cell] = True
+        labels[in_equation], _ = dense_numbers(root[local[in_equation]])
     return labels
 
 
 def split(system: System, threshold: int, lp_budget: int, version: str | None = None) -> list[Part]:
-    """The independent parts of the system, each renumbered in order, with its fingerprint."""
+    """The independent parts of the system (its cells in equations), each renumbered in order, with its
+    fingerprint."""
     version = version or solver_version()
     labels = part_labels(system)
     n_parts = int(labels.max()) + 1 if len(labels) else 0
     small = labels.astype(np.int16) if n_parts < 2**15 else labels  # a radix sort for small labels
     by_part = np.argsort(small, kind="stable")
-    cell_bounds = np.searchsorted(labels[by_part], np.arange(n_parts + 1))
-    local = np.empty(system.n_cells, dtype=np.int64)
-    local[by_part] = np.arange(system.n_cells) - np.repeat(cell_bounds[:-1], np.diff(cell_bounds))
+    cell_bounds = np.searchsorted(labels[by_part], np.arange(n_parts + 1))  # the cells in no part come first
+    local = np.full(system.n_cells, -1, dtype=np.int64)
+    for number in range(n_parts):
+        local[by_part[cell_bounds[number] : cell_bounds[number + 1]]] = np.arange(np.diff(cell_bounds)[number])
     member_part = small[system.cell]
     members = np.argsort(member_part, kind="stable")  # equation order kept within a part
     member_bounds = np.searchsorted(member_part[members], np.arange(n_parts + 1))
@@ -293,7 +301,8 @@ def solve_parts(
     started = time.perf_counter()
     parts = split(system, threshold, lp_budget)
     summary = PartsSummary(parts=len(parts), fingerprints={part.fingerprint for part in parts})
-    withheld = np.zeros(system.n_cells, dtype=bool)
+    primary = (system.value >= 1) & (system.value <= int(threshold) - 1)
+    withheld = primary.copy()  # a cell in no part: withheld if small (the parts' cells are set below)
     null_vector = np.zeros(system.n_cells, dtype=np.int64)
     part_stats: list[SuppressionStats] = []
 
@@ -323,7 +332,8 @@ def solve_parts(
     _solve_all(todo, threshold, lp_budget, summary.workers, solved)
     stats = merge_stats(part_stats)
     stats.cells, stats.equations = int((system.value >= 0).sum()), system.n_eqs
+    stats.primary = int(primary.sum())
+    stats.complementary = int(withheld.sum()) - stats.primary
     stats.null_vector = null_vector
     stats.seconds = time.perf_counter() - started
-    primary = (system.value >= 1) & (system.value <= int(threshold) - 1)
     return withheld, primary, stats, summary
