@@ -173,7 +173,7 @@ def test_an_unreadable_stored_part_is_solved_again(tmp_path: Path) -> None:
     again, _, _, summary = solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
     assert (summary.solved, summary.reused) == (2, 3)
     assert np.array_equal(again, first)
-    assert all(p.stat().st_mode & 0o077 == 0 for p in cache.directory.glob("*.npz"))
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [cache.directory, *cache.directory.glob("*.npz")])
 
 
 def test_forgetting_keeps_only_the_parts_of_the_last_publication(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 from brukerplan.publish.exact import ExactStats, components, dense_numbers
 from brukerplan.publish.intervals import IntervalStats
 from brukerplan.publish.suppress import SuppressionStats, System, suppress_system
+from brukerplan.restricted import private_dir
 
 SOLVER_MODULES = ("suppress.py", "exact.py", "intervals.py", "parts.py")
 CACHE_SUFFIX = ".npz"
@@ -201,7 +202,7 @@ class PartCache:
         return True
 
     def _write(self, part: Part, result: PartResult) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.directory)
         buffer = io.BytesIO()
         np.savez(
             buffer,
