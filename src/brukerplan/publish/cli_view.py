@@ -55,14 +55,15 @@ def run_publish_command(
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stats.phase_seconds.items())
     exact, lp = stats.exact, stats.intervals
     console.print(
-        f"exact audit: {exact.unknowns:,} withheld cells in {exact.components:,} components (largest "
+        f"exact audit (of the years solved or taken): {exact.unknowns:,} withheld cells in "
+        f"{exact.components:,} components (largest "
         f"{stats.largest_component:,}) checked in full, {stats.audit_passes} passes, {stats.audit_added:,} cells "
         f"added, none recoverable at the end; protection intervals by linear programming: {lp.checked_cells:,} "
         f"small cells in {lp.checked_components:,} of {lp.components:,} components ({lp.programs:,} programs; "
         f"{lp.too_large:,} components over {MAX_COMPONENT:,} cells by bound propagation only), "
         f"{stats.interval_added_for:,} protected further; bound propagation over all cells: "
         f"{stats.propagation_added_for:,} small cells pinned inside 1..{result.threshold - 1} protected further "
-        f"({phases})"
+        f"(seconds of work, added up over the processes: {phases})"
     )
     if not stats.audit_complete:
         console.print(

@@ -318,6 +318,7 @@ def solve_parts(
         if stored is None:
             todo.append(part)
         else:
+            stored.stats.phase_seconds = {}  # the seconds are this run's: a reused part took none
             take(part, stored)
             summary.reused += 1
     summary.workers = min(len(todo), workers or available_cores())
