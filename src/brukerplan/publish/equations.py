@@ -104,13 +104,20 @@ def _build_cells(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[lis
                 f"select {block.number} as block, _row_id, {keys}, {quote(block.column)}::bigint as value "
                 f"from {source_table(table.name)} where {quote(block.column)} is not null"
             )
-        con.execute("create or replace temp table shown_cells as " + " union all ".join(selects))
+        # one number per distinct key, in key order (the cells of the quantity), given to every row that shows it
+        order = ", ".join(dims)
         con.execute(
-            f"create or replace temp table grouped as select {', '.join(dims)}, min(value) as value, "
-            f"max(value) as top from shown_cells group by all"
+            f"create or replace temp table shown_cells as select *, "
+            f"({offset} + dense_rank() over (order by {order}) - 1)::integer as cell_id "
+            f"from ({' union all '.join(selects)})"
+        )
+        con.execute(
+            f"create or replace temp table {cell_table(index)} as select cell_id, {order}, min(value) as value, "
+            f"max(value) as top, ({_height_sql(spec, quantity)})::bigint as height "
+            f"from shown_cells group by all"
         )
         conflict = con.execute(
-            f"select {', '.join(dims)}, value, top from grouped where value != top limit 1"
+            f"select {order}, value, top from {cell_table(index)} where value != top order by cell_id limit 1"
         ).fetchone()
         if conflict:
             key = ", ".join(f"{d}={v}" for d, v in zip(quantity.dims, conflict[:-2], strict=True))
@@ -119,19 +126,10 @@ def _build_cells(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[lis
                 f"{' and '.join(columns)} are declared as the same quantity {name!r} but differ at {key}: "
                 f"{conflict[-2]} and {conflict[-1]}"
             )
-        con.execute(
-            f"create or replace temp table {cell_table(index)} as select "
-            f"({offset} + row_number() over (order by {', '.join(dims)}) - 1)::integer as cell_id, "
-            f"{', '.join(dims)}, value, ({_height_sql(spec, quantity)})::bigint as height from grouped"
-        )
-        con.execute(
-            f"insert into {CELL_MAP} select s.block, s._row_id, c.cell_id from shown_cells s "
-            f"join {cell_table(index)} c using ({', '.join(dims)})"
-        )
+        con.execute(f"insert into {CELL_MAP} select block, _row_id, cell_id from shown_cells")
         row = con.execute(f"select count(*) from {cell_table(index)}").fetchone()
         offset += int(row[0]) if row else 0
     con.execute("drop table if exists shown_cells")
-    con.execute("drop table if exists grouped")
     return names, blocks, offset
 
 
