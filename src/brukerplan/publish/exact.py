@@ -147,6 +147,27 @@ def dense_numbers(values: np.ndarray, bound: int | None = None) -> tuple[np.ndar
     return local[values], np.flatnonzero(present)
 
 
+def gather_ranges(ptr: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ptr[i]..ptr[i+1]-1 for every i in items, and for each position the index (into items) of
+    the item it belongs to."""
+    starts = ptr[items]
+    lengths = ptr[items + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets, np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+
+
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """np.unique(values) by a sort and a comparison of neighbours: numpy 2.4's hash-based np.unique takes about
+    40 times as long on the millions of (cell, neighbour) keys of the complementary search."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+
+
 @numba.njit(cache=True)
 def _union_find(eqs, cells, n_cell):  # pragma: no cover - compiled
     parent = np.arange(n_cell)
@@ -201,12 +222,16 @@ def fixed_unknowns(
     lcell, cell_ids = dense_numbers(cell)
     n_eq, n_cell = len(eq_ids), len(cell_ids)
     stats.unknowns, stats.equations = n_cell, n_eq
+    if len(leq) > 1 and np.any(leq[1:] < leq[:-1]):  # members grouped by equation, in their order
+        grouped = np.argsort(leq, kind="stable")
+        leq, lcell, coef = leq[grouped], lcell[grouped], coef[grouped]
     lengths = np.bincount(leq, minlength=n_eq)
-    # equations shortest first (stable: ties by equation number), members grouped by equation
-    rank = np.empty(n_eq, dtype=np.int64)
-    rank[np.argsort(lengths, kind="stable")] = np.arange(n_eq)
-    order = np.argsort(rank[leq], kind="stable")
-    ptr = np.concatenate([[0], np.cumsum(lengths[np.argsort(lengths, kind="stable")])]).astype(np.int64)
+    # equations shortest first (stable: ties by equation number), members grouped by equation: the members come
+    # grouped by equation (eq non-decreasing), so the equations' ranges are taken in that order
+    short = lengths.astype(np.int16) if len(lengths) and lengths.max() < 2**15 else lengths  # a radix sort
+    by_length = np.argsort(short, kind="stable")
+    order, _ = gather_ranges(np.concatenate([[0], np.cumsum(lengths)]), by_length)
+    ptr = np.concatenate([[0], np.cumsum(lengths[by_length])]).astype(np.int64)
     cols = lcell[order].astype(np.int64)
     vals = coef[order].astype(np.int64) % P
     occurrences = np.bincount(lcell, minlength=n_cell).astype(np.int64)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csc_matrix
 
-from brukerplan.publish.exact import components, dense_numbers
+from brukerplan.publish.exact import components, dense_numbers, sorted_distinct
 
 SEED = 20240102
 DEFAULT_LP_BUDGET = 20_000  # linear programs per audit pass (one program certifies many cells)
@@ -160,15 +160,18 @@ def failing_cells(
     rhs = -np.bincount(leq[~unknown], weights=m_coef[~unknown] * value[m_cell[~unknown]], minlength=len(eq_ids))
     labels = components(leq[unknown], lcell, len(cell_ids))
     sizes = np.bincount(labels, minlength=len(cell_ids))
-    with_primary = np.unique(labels[primary[cell_ids]])
+    with_primary = sorted_distinct(labels[primary[cell_ids]])
     stats.components = len(with_primary)
     if dirty is not None:
-        with_primary = np.intersect1d(with_primary, labels[dirty[cell_ids]])
+        is_dirty = np.zeros(len(cell_ids), dtype=bool)
+        is_dirty[labels[dirty[cell_ids]]] = True
+        with_primary = with_primary[is_dirty[with_primary]]
     small = with_primary[sizes[with_primary] <= MAX_COMPONENT]
     stats.too_large = len(with_primary) - len(small)
     order = small[np.lexsort((small, sizes[small]))]  # smallest first, then by lowest cell
     # consecutive components fill a program up to BATCH_CELLS cells (a larger component is a program alone)
-    _, batch_number = np.unique(np.cumsum(sizes[order]) // BATCH_CELLS, return_inverse=True)
+    filled = np.cumsum(sizes[order]) // BATCH_CELLS  # non-decreasing: a batch number where it steps up
+    batch_number = np.cumsum(np.concatenate([[0], filled[1:] != filled[:-1]])) if len(filled) else filled
     batch_of_label = np.full(len(cell_ids), -1, dtype=np.int64)
     batch_of_label[order] = batch_number
     batch_of = batch_of_label[labels]
@@ -196,7 +199,7 @@ def failing_cells(
         targets = np.flatnonzero(primary[cell_ids[cols]])
         left, solved = _uncertified(batch, targets, threshold)
         stats.programs += batch.programs
-        stats.checked_components += len(np.unique(labels[cols]))
+        stats.checked_components += len(sorted_distinct(labels[cols]))
         stats.checked_cells += len(targets)
         if not solved:
             stats.lp_failed += 1

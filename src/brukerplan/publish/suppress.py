@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from brukerplan.publish.exact import ExactStats, components, dense_numbers, fixed_unknowns
+from brukerplan.publish.exact import (
+    ExactStats,
+    components,
+    dense_numbers,
+    fixed_unknowns,
+    gather_ranges,
+    sorted_distinct,
+)
 from brukerplan.publish.intervals import DEFAULT_LP_BUDGET, IntervalStats, failing_cells, propagated_failing
 
 MAX_AUDIT_PASSES = 50
@@ -109,18 +116,6 @@ class SuppressionStats:
         return now
 
 
-def _gather(ptr: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ptr[i]..ptr[i+1]-1 for every i in items, and for each position the index (into items) of
-    the item it belongs to."""
-    starts = ptr[items]
-    lengths = ptr[items + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets, np.repeat(np.arange(len(items), dtype=np.int64), lengths)
-
-
 @dataclass(frozen=True)
 class Priority:
     """Every cell's rank as a complementary choice (0 = cheapest; see the module docs), and its inverse."""
@@ -182,14 +177,14 @@ def _singleton_rounds(
     added: list[np.ndarray] = []
     rounds = 0
     while len(todo):
-        positions, owners = _gather(index.eq_ptr, todo)
+        positions, owners = gather_ranges(index.eq_ptr, todo)
         cells = system.cell[positions]
         shown = ~withheld[cells]
         picked = _distinct(_cheapest_per_group(cells[shown], owners[shown], rank), system.n_cells)
         withheld[picked] = True
         added.append(picked)
         rounds += 1
-        positions, _ = _gather(index.cell_ptr, picked)
+        positions, _ = gather_ranges(index.cell_ptr, picked)
         touched = index.cell_eqs[positions]
         np.add.at(n_withheld, touched, 1)
         todo = _distinct(touched[n_withheld[touched] == 1], system.n_eqs)
@@ -213,7 +208,7 @@ def _complement_of(
     candidate = ~withheld[system.cell] & (zeros | (system.value[system.cell] != 0))
     member_rank = np.where(candidate, rank.rank[system.cell], n)
     eq_best = np.minimum.reduceat(member_rank, index.eq_ptr[:-1]) if len(member_rank) else member_rank
-    positions, owner = _gather(index.cell_ptr, determined)
+    positions, owner = gather_ranges(index.cell_ptr, determined)
     best = np.full(len(determined), n, dtype=np.int64)
     np.minimum.at(best, owner, eq_best[index.cell_eqs[positions]])
     # further out, step by step: equations -> their (withheld) members -> those members' equations
@@ -222,17 +217,19 @@ def _complement_of(
     for _ in range(MAX_STEPS):
         if len(stuck) == 0:
             break
-        positions, owner = _gather(index.cell_ptr, owner_cells)
-        members, member_owner = _gather(index.eq_ptr, index.cell_eqs[positions])
+        positions, owner = gather_ranges(index.cell_ptr, owner_cells)
+        members, member_owner = gather_ranges(index.eq_ptr, index.cell_eqs[positions])
         neighbours, who = system.cell[members], owners[owner[member_owner]]
-        key = np.unique(who.astype(np.int64) * n + neighbours)  # distinct (fixed cell, neighbour)
+        key = sorted_distinct(who.astype(np.int64) * n + neighbours)  # distinct (fixed cell, neighbour)
         who, neighbours = key // n, key % n
-        positions, second = _gather(index.cell_ptr, neighbours)
+        positions, second = gather_ranges(index.cell_ptr, neighbours)
         far = np.full(len(determined), n, dtype=np.int64)
         np.minimum.at(far, who[second], eq_best[index.cell_eqs[positions]])
         best[stuck] = far[stuck]
         stuck = np.flatnonzero(best >= n)
-        keep = np.isin(who, stuck)
+        is_stuck = np.zeros(len(determined), dtype=bool)
+        is_stuck[stuck] = True
+        keep = is_stuck[who]
         owner_cells, owners = neighbours[keep], who[keep]
     picks = np.zeros(n, dtype=bool)
     picks[rank.by_rank[best[best < n]]] = True
@@ -339,7 +336,7 @@ def suppress_system(
         stats.audit_added += len(extra)
         withheld[extra] = True
         dirty_exact[extra] = dirty_propagation[extra] = dirty_lp[extra] = True
-        positions, _ = _gather(index.cell_ptr, extra)
+        positions, _ = gather_ranges(index.cell_ptr, extra)
         np.add.at(n_withheld, index.cell_eqs[positions], 1)
         frontier = _distinct(index.cell_eqs[positions], system.n_eqs)
         lap = stats.lap("complement", lap)
