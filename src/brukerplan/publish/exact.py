@@ -35,6 +35,14 @@ class ExactStats:
     fixed: int = 0
 
 
+@numba.njit(cache=True, inline="always")
+def _reduce(x):  # pragma: no cover - compiled
+    """x modulo P = 2^31 - 1 for 0 <= x < 2^62 (a product of two residues) without a division: 2^31 = 1 mod P."""
+    x = (x & 0x7FFFFFFF) + (x >> 31)
+    x = (x & 0x7FFFFFFF) + (x >> 31)
+    return x - P if x >= P else x
+
+
 @numba.njit(cache=True)
 def _null_vector(ptr, cols, vals, occurrences, n, rand, p):  # pragma: no cover - compiled
     pivot_start = np.full(n, -1, dtype=np.int64)
@@ -55,7 +63,8 @@ def _null_vector(ptr, cols, vals, occurrences, n, rand, p):  # pragma: no cover 
         top = 0
         for j in range(ptr[r], ptr[r + 1]):
             c = cols[j]
-            scratch[c] = (scratch[c] + vals[j]) % p
+            total = scratch[c] + vals[j]
+            scratch[c] = total - p if total >= p else total
             if not in_row[c]:
                 in_row[c] = True
                 nonzero[count] = c
@@ -74,7 +83,8 @@ def _null_vector(ptr, cols, vals, occurrences, n, rand, p):  # pragma: no cover 
             start = pivot_start[c]
             for j in range(start, start + pivot_len[c]):
                 c2 = pool_c[j]
-                scratch[c2] = (scratch[c2] - factor * pool_v[j]) % p
+                difference = scratch[c2] - _reduce(factor * pool_v[j])
+                scratch[c2] = difference + p if difference < 0 else difference
                 if not in_row[c2]:
                     in_row[c2] = True
                     nonzero[count] = c2
@@ -106,15 +116,15 @@ def _null_vector(ptr, cols, vals, occurrences, n, rand, p):  # pragma: no cover 
             e = p - 2
             while e > 0:
                 if e & 1:
-                    inverse = inverse * a % p
-                a = a * a % p
+                    inverse = _reduce(inverse * a)
+                a = _reduce(a * a)
                 e >>= 1
             pivot_start[best] = used
             for i in range(count):
                 c = nonzero[i]
                 if scratch[c] != 0:
                     pool_c[used] = c
-                    pool_v[used] = scratch[c] * inverse % p
+                    pool_v[used] = _reduce(scratch[c] * inverse)
                     used += 1
             pivot_len[best] = length
             order[n_pivots] = best
@@ -132,8 +142,10 @@ def _null_vector(ptr, cols, vals, occurrences, n, rand, p):  # pragma: no cover 
         total = 0
         for j in range(pivot_start[piv], pivot_start[piv] + pivot_len[piv]):
             if pool_c[j] != piv:
-                total = (total + pool_v[j] * x[pool_c[j]]) % p
-        x[piv] = (p - total) % p
+                total += _reduce(pool_v[j] * x[pool_c[j]])
+                if total >= p:
+                    total -= p
+        x[piv] = p - total if total else 0
     return x, n_pivots, used
 
 
