@@ -22,7 +22,7 @@ from brukerplan.bench.baselines import Baseline, duckdb_csv_to_parquet, polars_r
 from brukerplan.codes import load_codebook
 from brukerplan.demo import demo_keys
 
-TARGETS_SECONDS = {
+TARGETS_SECONDS = {  # the first targets (scale 1): the verdict column of the table
     "synth": 120.0,
     "ingest (all)": 60.0,
     "dbt build": 60.0,
@@ -31,6 +31,58 @@ TARGETS_SECONDS = {
     "incremental cycle": 60.0,
     "return": 120.0,
 }
+DEMO_STEPS = ("synth", "ingest (all)", "dbt build", "publish", "report", "return")  # what `make demo` runs
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 17: a step's wall seconds (or ours/baseline ratio) at a scale, and peak memory."""
+
+    what: str
+    step: str
+    scale: float
+    limit: float
+    ratio: bool = False  # limit on ratio_ours_to_baseline instead of seconds
+    peak_mib: float | None = None
+
+
+TARGETS = (
+    Target("one new submission -> warehouse + published file", "incremental cycle", 1.0, 20.0),
+    Target("`make demo` (its steps, after setup)", "demo", 1.0, 120.0),
+    Target("ingest CSV / DuckDB read_csv -> Parquet", "ingest csv", 1.0, 1.5, ratio=True),
+    Target("ingest xlsx / polars read_excel (calamine)", "ingest xlsx", 1.0, 3.0, ratio=True),
+    Target("dbt build, scale 5", "dbt build", 5.0, 60.0, peak_mib=4096.0),
+    Target("reports (pages + PDFs)", "report", 1.0, 40.0),
+)
+
+
+def target_lines(measures: list[StepMeasure]) -> list[str]:
+    """Issue 17's targets against this run: measured value and verdict (a missing step is said to be missing)."""
+    by_step = {(m.scale, m.step): m for m in measures}
+    demo = [by_step.get((1.0, step)) for step in DEMO_STEPS]
+    lines = ["| target | limit | measured | verdict |", "| --- | ---: | ---: | --- |"]
+    for target in TARGETS:
+        if target.step == "demo":
+            seconds = sum(m.wall_seconds for m in demo if m) if all(demo) else None
+            measure = None
+        else:
+            measure = by_step.get((target.scale, target.step))
+            seconds = measure.wall_seconds if measure else None
+        if target.ratio:
+            value = measure.detail.get("ratio_ours_to_baseline") if measure else None
+            limit, shown = f"≤ {target.limit:g}×", "" if value is None else f"{value}×"
+            met = value is not None and float(value) <= target.limit  # type: ignore[arg-type]
+        else:
+            limit, shown = f"< {target.limit:g} s", "" if seconds is None else f"{seconds:.1f} s"
+            met = seconds is not None and seconds < target.limit
+        if target.peak_mib is not None:
+            limit += f", < {target.peak_mib / 1024:g} GiB"
+            peak = measure.peak_rss_mib if measure else None
+            shown += "" if peak is None else f", {peak / 1024:.1f} GiB"
+            met = met and peak is not None and peak < target.peak_mib
+        verdict = "not measured" if not shown else ("met" if met else "MISSED")
+        lines.append(f"| {target.what} | {limit} | {shown} | {verdict} |")
+    return lines
 
 
 @dataclass
@@ -364,6 +416,7 @@ def markdown(measures: list[StepMeasure], machine: dict[str, object]) -> str:
                 continue
             top = by_step[(high, m.step)]
             lines.append(f"| {m.step} | {top.wall_seconds / m.wall_seconds:.2f} | {top.peak_rss_mib:,.0f} |")
+    lines += ["", "Targets of issue 17 (`make demo` = the sum of its steps at scale 1):", "", *target_lines(measures)]
     for m in measures:
         if m.step == "return":
             lines += [
