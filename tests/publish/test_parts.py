@@ -3,6 +3,7 @@ system; a stored part is reused only when nothing of it changed, and reuse gives
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -182,7 +183,11 @@ def test_forgetting_keeps_only_the_parts_of_the_last_publication(tmp_path: Path)
     solve_parts(system, THRESHOLD, LP_BUDGET, cache=cache, workers=1)
     solve_parts(system, THRESHOLD + 1, LP_BUDGET, cache=cache, workers=1)
     assert len(list(cache.directory.glob("*.npz"))) == 10
+    dead, running = cache.directory / ".x.npz.999999999.tmp", cache.directory / f".y.npz.{os.getpid()}.tmp"
+    dead.write_bytes(b"left by a killed publish")
+    running.write_bytes(b"being written by a publish running now")
     cache.keep_only({part.fingerprint for part in split(system, THRESHOLD + 1, LP_BUDGET)})
+    assert not dead.exists() and running.exists()
     _, _, _, summary = solve_parts(system, THRESHOLD + 1, LP_BUDGET, cache=cache, workers=1)
     assert (summary.solved, summary.reused) == (0, 5)
     assert len(list(cache.directory.glob("*.npz"))) == 5

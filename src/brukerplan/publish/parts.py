@@ -226,8 +226,20 @@ class PartCache:
             return
         for path in self.directory.iterdir():
             unused = path.name.endswith(CACHE_SUFFIX) and path.name[: -len(CACHE_SUFFIX)] not in fingerprints
-            if unused or path.name.endswith(".tmp"):
+            if unused or (path.name.endswith(".tmp") and not _writer_alive(path)):
                 path.unlink(missing_ok=True)
+
+
+def _writer_alive(tmp: Path) -> bool:
+    """Whether the process that is writing a temp file (`.<name>.<pid>.tmp`) still runs (another publish)."""
+    try:
+        pid = int(tmp.name.rsplit(".", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:  # pragma: no cover - another user's process
+        return True
+    return True
 
 
 def available_cores() -> int:
