@@ -4,6 +4,9 @@ system; a stored part is reused only when nothing of it changed, and reuse gives
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,6 +17,7 @@ from brukerplan.publish import publish
 from brukerplan.publish.parts import PartCache, part_labels, solve_parts, split
 from brukerplan.publish.publisher import solved_parts_store
 from brukerplan.publish.suppress import System, suppress_system
+from brukerplan.settings import PROJECT_DIR
 from tests.publish.conftest import build_and_publish, describe_like_persist_docs
 from tests.publish.warehouse_fixture import FixtureShape, make_warehouse
 
@@ -80,6 +84,50 @@ def _years(seed: int, n_years: int = 4, municipalities: int = 9, joined: tuple[i
         cell=cell.astype(np.int64),
         coef=coef.astype(np.int8),
         group=np.asarray(groups, dtype=np.int64),
+    )
+
+
+def big_years(n_years: int, municipalities: int, counties: int, seed: int = 0) -> System:
+    """Like _years, vectorised and large (seconds per year): persons per municipality x group (rus, mental,
+    all), county and country totals, every year a group."""
+    rng = np.random.default_rng(seed)
+    p = [0.1, 0.2, 0.2, 0.15, 0.1, 0.1, 0.1, 0.05]
+    values, heights, groups, eqs, cells, coefs = [], [], [], [], [], []
+    n = e = 0
+
+    def equation(total: int, parts: np.ndarray) -> None:
+        nonlocal e
+        eqs.append(np.full(len(parts) + 1, e))
+        cells.append(np.concatenate([[total], parts]))
+        coefs.append(np.concatenate([[-1], np.ones(len(parts))]))
+        e += 1
+
+    for year in range(n_years):
+        leaf = rng.choice([0, 1, 2, 3, 4, 5, 8, 13], size=(municipalities, 2), p=p)
+        county = rng.integers(0, counties, municipalities)
+        by_muni = np.column_stack([leaf, leaf.sum(1)])
+        by_county = np.stack([np.bincount(county, weights=by_muni[:, u], minlength=counties) for u in range(3)], 1)
+        mid = n + np.arange(municipalities * 3).reshape(municipalities, 3)
+        cid = mid.max() + 1 + np.arange(counties * 3).reshape(counties, 3)
+        nid = cid.max() + 1 + np.arange(3)
+        n = int(nid.max()) + 1
+        values += [by_muni.ravel(), by_county.ravel(), by_county.sum(0)]
+        heights += [np.tile([0, 0, 1], municipalities), np.tile([1, 1, 2], counties), np.array([2, 2, 3])]
+        groups.append(np.full(municipalities * 3 + counties * 3 + 3, year))
+        for u in range(3):
+            for c in range(counties):
+                equation(cid[c, u], mid[county == c, u])
+            equation(nid[u], cid[:, u])
+        for ids in (mid, cid, nid[None, :]):
+            for row in ids:
+                equation(row[2], row[:2])
+    return System(
+        value=np.concatenate(values).astype(np.int64),
+        height=np.concatenate(heights).astype(np.int64),
+        eq=np.concatenate(eqs).astype(np.int64),
+        cell=np.concatenate(cells).astype(np.int64),
+        coef=np.concatenate(coefs).astype(np.int8),
+        group=np.concatenate(groups).astype(np.int64),
     )
 
 
@@ -233,3 +281,68 @@ def test_republishing_a_resubmission_a_new_municipality_and_a_new_year_equals_a_
     assert again.withheld_cells == fresh.withheld_cells > first.withheld_cells
     # only the parts of the last publication are kept
     assert len(list(PartCache(solved_parts_store(settings)).directory.glob("*.npz"))) == 3
+
+
+KILLED_PUBLISH = """
+import sys
+from pathlib import Path
+from brukerplan.publish.parts import solve_parts
+from tests.publish.test_parts import big_years
+system = big_years(4, 20000, 40)
+Path(sys.argv[1]).write_text("solving")
+solve_parts(system, 5, 20000, workers=2)
+Path(sys.argv[1]).write_text("done")
+"""
+
+
+def _running_children(parent: int) -> set[int]:
+    """The solver processes (multiprocessing's spawned workers) whose parent is `parent`, zombies left out."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z" and b"spawn_main" in cmdline:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_publish_leaves_no_solver_running(tmp_path: Path) -> None:
+    marker = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PUBLISH, str(marker)],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            if marker.exists():
+                workers = _running_children(proc.pid)
+            time.sleep(0.05)
+        assert len(workers) == 2, "the two solver processes never started"
+        proc.kill()
+        proc.wait(timeout=30)
+        assert marker.read_text() == "solving", "the parts were solved before the kill: nothing was tested"
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "solver processes outlived the killed publish"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        for pid in _running_children(1) | workers:  # the orphans of a failed run, if any
+            if _alive(pid):
+                os.kill(pid, 9)

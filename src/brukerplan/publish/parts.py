@@ -16,12 +16,14 @@ is not solved again. Tests: tests/publish/test_parts.py (parts = whole; reuse = 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import hashlib
 import io
 import json
 import multiprocessing
 import os
+import signal
 import time
 import zipfile
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from brukerplan.restricted import private_dir
 
 SOLVER_MODULES = ("suppress.py", "exact.py", "intervals.py", "parts.py")
 CACHE_SUFFIX = ".npz"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 SUMMED = (
     "primary",
     "complementary",
@@ -271,6 +274,18 @@ def merge_stats(results: list[SuppressionStats]) -> SuppressionStats:
     return out
 
 
+def _die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the publish that started it dies (Linux's PR_SET_PDEATHSIG), so that a
+    killed publish leaves no solver running; exit at once if it is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _solve_all(
     todo: list[Part],
     threshold: int,
@@ -285,7 +300,9 @@ def _solve_all(
             done(part, solve_part(part.system, threshold, lp_budget))
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB's threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         running: dict[Future[PartResult], Part] = {
             pool.submit(solve_part, part.system, threshold, lp_budget): part for part in todo
         }
