@@ -49,8 +49,9 @@ class Target:
 TARGETS = (
     Target("one new submission -> warehouse + published file", "incremental cycle", 1.0, 20.0),
     Target("`make demo` (its steps, after setup)", "demo", 1.0, 120.0),
-    Target("ingest CSV / DuckDB read_csv -> Parquet", "ingest csv", 1.0, 1.5, ratio=True),
-    Target("ingest xlsx / polars read_excel (calamine)", "ingest xlsx", 1.0, 3.0, ratio=True),
+    # the ratio is kept on the baseline's measure (ours over theirs on the same files)
+    Target("ingest CSV / DuckDB read_csv -> Parquet", "baseline: duckdb read_csv → parquet", 1.0, 1.5, ratio=True),
+    Target("ingest xlsx / bare calamine", "baseline: polars read_excel (calamine)", 1.0, 3.0, ratio=True),
     Target("dbt build, scale 5", "dbt build", 5.0, 60.0, peak_mib=4096.0),
     Target("reports (pages + PDFs)", "report", 1.0, 40.0),
 )
