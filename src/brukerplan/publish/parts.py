@@ -223,14 +223,18 @@ class PartCache:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
 
-    def keep_only(self, fingerprints: set[str]) -> None:
-        """Forget every stored result but these (the parts of the publication just written)."""
-        if not self.directory.is_dir():
-            return
-        for path in self.directory.iterdir():
-            unused = path.name.endswith(CACHE_SUFFIX) and path.name[: -len(CACHE_SUFFIX)] not in fingerprints
-            if unused or (path.name.endswith(".tmp") and not _writer_alive(path)):
-                path.unlink(missing_ok=True)
+    def keep_only(self, fingerprints: set[str]) -> bool:
+        """Forget every stored result but these (the parts of the publication just written); False when the
+        store cannot be cleaned (the publication is written already: a warning, not a failure)."""
+        try:
+            paths = list(self.directory.iterdir()) if self.directory.is_dir() else []
+            for path in paths:
+                unused = path.name.endswith(CACHE_SUFFIX) and path.name[: -len(CACHE_SUFFIX)] not in fingerprints
+                if unused or (path.name.endswith(".tmp") and not _writer_alive(path)):
+                    path.unlink(missing_ok=True)
+        except OSError:
+            return False
+        return True
 
 
 def _writer_alive(tmp: Path) -> bool:
@@ -255,7 +259,6 @@ def available_cores() -> int:
 def merge_stats(results: list[SuppressionStats]) -> SuppressionStats:
     """The statistics of the parts as one: counts added up; passes and largest components the parts' maximum."""
     out = SuppressionStats()
-    out.exact, out.intervals = ExactStats(), IntervalStats()
     for stats in results:
         for name in SUMMED:
             setattr(out, name, getattr(out, name) + getattr(stats, name))

@@ -183,14 +183,12 @@ def suppress(
     of the system (mapping years) solved apart, each taken from `cache` when unchanged (parts.py)."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    stats = SuppressionStats()
     say("building the equations of the declaration")
     try:
         system, blocks = build_equations(con, spec)
     except SpecError as exc:
         raise PublishError(f"publish spec: {exc}") from exc
-    lap = stats.lap("equations", started)
-    equations_seconds = stats.phase_seconds["equations"]
+    equations_seconds = time.perf_counter() - started
     say(f"suppressing: {system.n_cells:,} cells, {system.n_eqs:,} equations")
     withheld, _, stats, parts = solve_parts(system, threshold, lp_budget, cache=cache, progress=say, reuse=reuse)
     stats.phase_seconds = {"equations": equations_seconds, **stats.phase_seconds}
@@ -346,7 +344,8 @@ def publish(
             con.execute("detach out")
             writer.commit_file(tmp, published)
             parquet_dir = writer.commit_parquet_dir(parquet_tmp, published)
-        cache.keep_only(parts.fingerprints)
+        if not cache.keep_only(parts.fingerprints):
+            warnings.append(f"the solved parts of earlier publications could not be removed from {cache.directory}")
         if parts.not_stored:
             warnings.append(
                 f"{parts.not_stored} solved parts could not be stored in {cache.directory}: the next publication "
