@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from brukerplan.ingest.landing import LockTimeout
 from brukerplan.ingest.pipeline import FileResult, Ingestor, RunResult, UsageError, collect
@@ -74,19 +75,19 @@ def show(result: RunResult, settings: Settings, console: Console) -> None:
         ("rows/s", "right"),
     ):
         table.add_column(column, justify=justify, min_width=len(column), overflow="fold")
-    for f in result.files:
-        status = f"[{STATUS_STYLE[f.status]}]{f.status}[/]"
+    for f in result.files:  # Text cells, not markup: a run may list a thousand files, and markup is parsed per cell
+        status = Text().append(f.status, style=STATUS_STYLE[f.status])
         if f.rule_id:
-            status += f" {f.rule_id}"
+            status.append(f" {f.rule_id}")
         table.add_row(
-            f.name,
-            f.layout or "",
-            f.fmt or "",
-            f"{f.rows_read:,}",
-            f"{f.rows_landed:,}",
-            f"{f.rows_rejected:,}",
+            Text(f.name),
+            Text(f.layout or ""),
+            Text(f.fmt or ""),
+            Text(f"{f.rows_read:,}"),
+            Text(f"{f.rows_landed:,}"),
+            Text(f"{f.rows_rejected:,}"),
             status,
-            f"{f.rows_per_second:,.0f}" if f.rows_read else "",
+            Text(f"{f.rows_per_second:,.0f}" if f.rows_read else ""),
         )
     console.print(table)
     for f in result.files:

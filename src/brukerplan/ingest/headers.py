@@ -23,19 +23,23 @@ def is_blank(cells: Sequence[object | None]) -> bool:
     return all(c is None or str(c).strip() == "" for c in cells)
 
 
-def layout_shares(cells: Sequence[object | None], layouts: Iterable[Layout]) -> dict[str, float]:
+Required = list[tuple[str, frozenset[str]]]
+"""Each layout's name with its required headers normalised: computed once per header search, not once per row."""
+
+
+def required_headers(layouts: Iterable[Layout]) -> Required:
+    return [(layout.name, frozenset(normalise(h) for h in layout.required_headers)) for layout in layouts]
+
+
+def layout_shares(cells: Sequence[object | None], required: Required) -> dict[str, float]:
     """Share of each layout's required headers present in a row."""
     present = {normalise(str(c)) for c in cells if c is not None}
-    shares = {}
-    for layout in layouts:
-        required = {normalise(h) for h in layout.required_headers}
-        shares[layout.name] = len(required & present) / len(required)
-    return shares
+    return {name: len(wanted & present) / len(wanted) for name, wanted in required}
 
 
-def match_row(cells: Sequence[object | None], layouts: Iterable[Layout]) -> tuple[str | None, float, bool]:
+def match_row(cells: Sequence[object | None], required: Required) -> tuple[str | None, float, bool]:
     """(best layout or None, its share, tie) for one row; None when no layout reaches half."""
-    shares = layout_shares(cells, layouts)
+    shares = layout_shares(cells, required)
     best = max(shares.values(), default=0.0)
     if best < 0.5:
         return None, best, False
@@ -47,7 +51,7 @@ def find_header(
     rows: Iterable[tuple[int, Sequence[object | None]]], layouts: Iterable[Layout], where: str
 ) -> HeaderMatch:
     """Search the first 20 non-empty rows (index, cells) for the header row; raise Q02 when there is none or a tie."""
-    layouts = list(layouts)
+    required = required_headers(layouts)
     seen = 0
     for index, cells in rows:
         if is_blank(cells):
@@ -55,7 +59,7 @@ def find_header(
         seen += 1
         if seen > HEADER_SEARCH_ROWS:
             break
-        name, share, tie = match_row(cells, layouts)
+        name, share, tie = match_row(cells, required)
         if name is None:
             continue
         if tie:

@@ -52,12 +52,18 @@ class LockTimeout(RuntimeError):
     """Another ingest run held the landing zone longer than the lock timeout."""
 
 
-def _write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
+def _write_bytes(path: Path, data: bytes | pa.Buffer, sync: bool = True) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
         if sync:
             os.fsync(handle.fileno())
+
+
+def _parquet_bytes(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
 
 
 def _write_json(path: Path, payload: Any, sync: bool = True) -> None:
@@ -96,6 +102,8 @@ class LandingZone:
         self._lock_handle: Any = None
         self._umask: int | None = None
         self.cleaned: list[str] = []
+        self._staged: set[str] = set()  # submission ids whose data files `stage` wrote to _tmp
+        self._no_rejects: pa.Buffer | None = None  # an empty rejects file, serialised
 
     # paths
     @property
@@ -182,23 +190,43 @@ class LandingZone:
         return known
 
     # writing
+    def stage(self, submission_id: str, registrations: pa.Table, rejects: pa.Table, record: dict) -> None:
+        """Write a submission's data files and record to _tmp ahead of `land` (e.g. while its batch is being
+        validated): nothing there is visible, and nothing is durable before `land`."""
+        work = self.tmp / submission_id
+        work.mkdir()
+        _write_json(work / "record.json", record, sync=False)
+        # serialised in memory and written at once: a Parquet writer on a file makes ~100 small writes and seeks
+        _write_bytes(work / "registrations.parquet", _parquet_bytes(registrations), sync=False)
+        if rejects.num_rows:
+            _write_bytes(work / "rejects.parquet", _parquet_bytes(rejects), sync=False)
+        else:  # most files have none: the same empty file each time, serialised once
+            if self._no_rejects is None:
+                self._no_rejects = _parquet_bytes(rejects)
+            _write_bytes(work / "rejects.parquet", self._no_rejects, sync=False)
+        self._staged.add(submission_id)
+
+    def discard(self, submission_id: str) -> None:
+        """Remove what `stage` wrote for a submission that will not land."""
+        if submission_id in self._staged:
+            self._staged.discard(submission_id)
+            shutil.rmtree(self.tmp / submission_id)
+
     def land(self, items: list[Submission]) -> None:
-        """Land submissions in order. Data files and validation results go to _tmp, are made durable, renamed into
-        place and made durable again; only then is each record renamed into place (the commit point), in order.
-        Durability uses one os.sync() per phase instead of an fsync per file and folder (a run may land a
-        thousand small files; an fsync costs ~6 ms here)."""
+        """Land submissions in order. Data files (unless staged already) and validation results go to _tmp, are
+        made durable, renamed into place and made durable again; only then is each record renamed into place (the
+        commit point), in order. Durability uses one os.sync() per phase instead of an fsync per file and folder (a
+        run may land a thousand small files; an fsync costs ~6 ms here)."""
         if not items:
             return
         for item in items:
+            if item.submission_id not in self._staged:
+                self.stage(item.submission_id, item.registrations, item.rejects, item.record)
             work = self.tmp / item.submission_id
-            work.mkdir()
-            pq.write_table(item.registrations, work / "registrations.parquet", compression="zstd")
-            pq.write_table(item.rejects, work / "rejects.parquet", compression="zstd")
             if isinstance(item.validation, bytes):
                 _write_bytes(work / "validation.json", item.validation, sync=False)
             else:
                 _write_json(work / "validation.json", item.validation, sync=False)
-            _write_json(work / "record.json", item.record, sync=False)
         os.sync()
         checkpoint("after_tmp_write")
         for table_name in ("registrations", "rejects"):
@@ -219,7 +247,8 @@ class LandingZone:
             checkpoint("after_record")
         fsync_dir(self.root / "submissions")
         for item in items:
-            shutil.rmtree(self.tmp / item.submission_id)
+            os.rmdir(self.tmp / item.submission_id)  # empty: everything in it was renamed into place
+            self._staged.discard(item.submission_id)
 
     def quarantine(
         self, source: Path, sha256: str, original_name: str, report: dict, attachments: dict[str, Any] | None = None

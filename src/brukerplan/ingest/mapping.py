@@ -1,7 +1,11 @@
 """Mapping: one declarative pass from a layout's headers and codes (codes.load_codebook, ingest/layouts.yaml,
 seeds/codes/*.csv) to canonical typed columns, plus one boolean check column per row rule and source column.
 
-Everything is a vectorised polars expression; no Python loop over rows. The checks are listed in rule order
+It maps a whole batch of files of one layout at once (`batch.stack`): what differs between the files (mapping
+year, scope, which columns they have, their headers) is in columns of the batch or in `CheckSpec.render`, never in
+the expressions. Everything is a vectorised polars expression; no Python loop over rows. Each distinct text of a
+column is parsed once, in Python, into a lookup; those lookups are computed first as columns of their own, so the
+checks and values that use them read a column instead of repeating the lookup. The checks are listed in rule order
 (R01 … R07, then column order), so the first failing check of a row is the rule it is rejected under."""
 
 from __future__ import annotations
@@ -14,33 +18,66 @@ from datetime import date, datetime
 import polars as pl
 
 from brukerplan.codes import CodeBook, ColumnSpec, Layout, normalise
+from brukerplan.ingest.batch import (
+    FILE,
+    MUNI_FROM_SCOPE,
+    SCOPE_CODE,
+    SCOPE_TYPE,
+    TYPED_DATE,
+    YEAR,
+    Batch,
+    FileCells,
+    source_column,
+)
 from brukerplan.ingest.errors import Quarantine
 from brukerplan.ingest.filenames import ExtractName
+from brukerplan.ingest.limits import MAX_AGE, MAX_CHILDREN, MIN_AGE, PERSON_ID_PATTERN
 from brukerplan.ingest.readers import RawSheet
+from brukerplan.ingest.reference import load_municipalities
 
-MIN_AGE, MAX_AGE = 16, 105
-MAX_CHILDREN = 20
-PERSON_ID_PATTERN = r"^[0-9a-f]{16}$"
+LIST_JOIN = ";"
 RULE_ORDER = ("R01", "R02", "R03", "R04", "R05", "R06", "R07")
 
 
 @dataclass(frozen=True)
 class Check:
-    """One way a row can break a rule: `chk<i>` is true when it does."""
+    """One way a row of one file can break a rule."""
 
     rule: str
     header: str | None  # column header as in the file (None: the file scope)
-    source: str | None  # text column c<i> holding the value
+    source: str | None  # batch column holding the value
     reason: str  # plain words, completing "value 'x' …"
+
+
+Reason = Callable[[FileCells], str]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One way a row can break a rule, for every file of a batch: `chk<i>` is true when it does."""
+
+    rule: str
+    key: str | None  # canonical column or service key of the cell it is about (None: no cell)
+    reason: Reason  # per file: some reasons name the file's year, scope or headers
+
+    def render(self, file: FileCells) -> Check:
+        index = file.source_of.get(self.key) if self.key is not None else None
+        if index is None:
+            return Check(self.rule, None, None, self.reason(file))
+        return Check(self.rule, file.sheet.headers[index], file.columns[index], self.reason(file))
+
+
+def _text(reason: str) -> Reason:
+    return lambda _file: reason
 
 
 @dataclass
 class Mapped:
-    frame: pl.DataFrame  # _row, canonical columns v_<name>, checks chk<i>, text columns c<i>
-    checks: list[Check]
+    frame: pl.DataFrame  # the batch: _file, _row, canonical columns v_<name>, checks chk<i>, cells s_<key> / x<k>
+    checks: list[CheckSpec]  # chk<i> is checks[i], in rule order
     canonical: list[str]  # canonical column names present as v_<name>
-    headers: list[str | None]  # header per text column
-    extra_sources: list[int] = field(default_factory=list)  # text columns no layout maps
+    files: list[FileCells]
+    rows: list[int]  # data rows of each file
 
 
 def _trim(expr: pl.Expr) -> pl.Expr:
@@ -88,60 +125,58 @@ def _describe(book: CodeBook, code_list: str, layout: str) -> str:
 class _Builder:
     book: CodeBook
     layout: Layout
-    name: ExtractName
-    in_force: frozenset[str]
-    sheet: RawSheet
-    source_of: dict[str, int]
-    values: dict[str, pl.Expr] = field(default_factory=dict)
-    checks: list[tuple[Check, pl.Expr]] = field(default_factory=list)
+    frame: pl.DataFrame
+    present: set[str]  # keys some file of the batch has a column for
+    lookups: dict[str, pl.Expr] = field(default_factory=dict)  # each column's lookup, computed first
+    derived: dict[str, pl.Expr] = field(default_factory=dict)  # then what several values and checks read
+    checks: list[tuple[CheckSpec, pl.Expr]] = field(default_factory=list)
     _distinct: dict[str, list[str]] | None = None
 
     def distinct(self, column: str) -> list[str]:
         """Distinct non-null texts of a column; computed for every mapped column in one pass."""
         if self._distinct is None:
-            columns = [f"c{i}" for i in sorted(set(self.source_of.values()))]
-            frame = self.sheet.data.select([pl.col(c).unique().drop_nulls().implode() for c in columns])
+            columns = sorted(source_column(key) for key in self.present)
+            frame = self.frame.select([pl.col(c).unique().drop_nulls().implode() for c in columns])
             self._distinct = {c: frame.get_column(c)[0].to_list() for c in columns}
         return self._distinct.get(column, [])
 
-    def header(self, canonical: str) -> str | None:
-        idx = self.source_of.get(canonical)
-        return self.sheet.headers[idx] if idx is not None else None
+    def col(self, key: str) -> pl.Expr:
+        return pl.col(source_column(key)) if key in self.present else pl.lit(None, dtype=pl.String)
 
-    def col(self, canonical: str) -> pl.Expr:
-        idx = self.source_of.get(canonical)
-        return pl.col(f"c{idx}") if idx is not None else pl.lit(None, dtype=pl.String)
+    def computed(self, expr: pl.Expr) -> pl.Expr:
+        """`expr` (which may read lookups) as a column of its own, computed once before the values and checks."""
+        name = f"_d{len(self.derived)}"
+        self.derived[name] = expr
+        return pl.col(name)
 
-    def check(self, rule: str, canonical: str | None, reason: str, expr: pl.Expr, idx: int | None = None) -> None:
-        if canonical is not None and idx is None:
-            idx = self.source_of.get(canonical)
-        header = self.sheet.headers[idx] if idx is not None else None
-        source = f"c{idx}" if idx is not None else None
-        self.checks.append((Check(rule, header, source, reason), expr.fill_null(False)))
+    def check(self, rule: str, key: str | None, reason: str | Reason, expr: pl.Expr) -> None:
+        spec = CheckSpec(rule, key, _text(reason) if isinstance(reason, str) else reason)
+        self.checks.append((spec, expr.fill_null(False)))
 
-    def translate(self, idx: int | None, parse: Callable[[str], object], dtype: pl.DataType) -> pl.Expr:
+    def translate(self, key: str | None, parse: Callable[[str], object], dtype: pl.DataType) -> pl.Expr:
         """Parse each distinct text of a column once in Python and map the column with the result: codes, dates
         and numbers have few distinct values, so this is a hash lookup per row. Unparsable -> null."""
-        if idx is None:
+        if key is None or key not in self.present:
             return pl.lit(None, dtype=dtype)
-        column = f"c{idx}"
-        distinct = self.distinct(column)
-        mapping = {raw: parsed for raw in distinct if (parsed := parse(raw)) is not None}
+        column = source_column(key)
+        mapping = {raw: parsed for raw in self.distinct(column) if (parsed := parse(raw)) is not None}
         if not mapping:
             return pl.lit(None, dtype=dtype)
-        return pl.col(column).replace_strict(mapping, default=None, return_dtype=dtype)
+        name = f"_t{len(self.lookups)}"
+        self.lookups[name] = pl.col(column).replace_strict(mapping, default=None, return_dtype=dtype)
+        return pl.col(name)
 
-    def lookup(self, code_list: str, idx: int | None, width: int | None = None) -> pl.Expr:
+    def lookup(self, code_list: str, key: str | None, width: int | None = None) -> pl.Expr:
         codes = self.book.values.get((code_list, self.layout.name), {})
 
         def parse(raw: str) -> str | None:
             return codes.get(normalise(pad_digits(raw, width) if width else raw))
 
-        return self.translate(idx, parse, pl.String)
+        return self.translate(key, parse, pl.String)
 
     def code(self, spec: ColumnSpec, code_list: str, blank: str | None = None, required: bool = False) -> pl.Expr:
         raw = self.col(spec.canonical)
-        value = self.lookup(code_list, self.source_of.get(spec.canonical))
+        value = self.lookup(code_list, spec.canonical)
         allowed = _describe(self.book, code_list, self.layout.name)
         what = spec.canonical.replace("_", " ")
         self.check(
@@ -155,6 +190,11 @@ class _Builder:
         if blank is not None:
             value = pl.when(raw.is_null()).then(pl.lit(blank)).otherwise(value)
         return value
+
+
+def service_key(which: str, service_code: str) -> str:
+    """The key of a v1/v2 service flag column: received:<service> or recommended:<service>."""
+    return f"{which}:{service_code}"
 
 
 def resolve_columns(sheet: RawSheet, layout: Layout, name: ExtractName) -> dict[str, int]:
@@ -174,7 +214,7 @@ def resolve_columns(sheet: RawSheet, layout: Layout, name: ExtractName) -> dict[
     for service in layout.service_columns:
         idx = index.get(normalise(service.header))
         if idx is not None:
-            source_of[f"{service.which}:{service.service_code}"] = idx
+            source_of[service_key(service.which, service.service_code)] = idx
     if missing:
         listed = ", ".join(f"'{h}'" for h in missing)
         raise Quarantine(
@@ -186,15 +226,37 @@ def resolve_columns(sheet: RawSheet, layout: Layout, name: ExtractName) -> dict[
     return source_of
 
 
-def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook, in_force: frozenset[str]) -> Mapped:
-    source_of = resolve_columns(sheet, layout, name)
-    b = _Builder(book, layout, name, in_force, sheet, source_of)
-    year = name.year
+def _in_force_keys(years: set[int]) -> list[str]:
+    """'<year>:<code>' for every municipality code in force on 1 January of each year."""
+    municipalities = load_municipalities()
+    return sorted(f"{year}:{code}" for year in years for code in municipalities.in_force(year))
+
+
+def _scope_reason(file: FileCells) -> str:
+    name = file.name
+    if name.scope_type == "municipality":
+        return (
+            f"differs from the file's scope {name.scope} (a municipal file holds only municipality {name.scope_code})"
+        )
+    return f"is not in county {name.scope_code} (the file's scope {name.scope})"
+
+
+def _has_children_reason(file: FileCells) -> str:
+    index = file.source_of.get("has_children")
+    header = file.sheet.headers[index] if index is not None else None
+    return f"is above 0 while '{header}' says no children under 18"
+
+
+def map_batch(batch: Batch, layout: Layout, book: CodeBook) -> Mapped:
+    """Canonical values and row checks for every file of a batch (all of one layout)."""
+    present = {key for file in batch.files for key in file.source_of}
+    b = _Builder(book, layout, batch.frame, present)
+    year = pl.col(YEAR)
     v: dict[str, pl.Expr] = {}
 
     # R01 identifiers
-    reg = _trim(b.col("registration_id"))
-    pid = _trim(b.col("person_id")).str.to_lowercase()
+    reg = b.computed(_trim(b.col("registration_id")))
+    pid = b.computed(_trim(b.col("person_id")).str.to_lowercase())
     v["registration_id"], v["person_id"] = reg, pid
     b.check("R01", "registration_id", "is missing (a registration id is required)", reg.is_null())
     b.check("R01", "person_id", "is missing (a person pseudonym is required)", pid.is_null())
@@ -205,45 +267,41 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
         pid.is_not_null() & ~pid.str.contains(PERSON_ID_PATTERN),
     )
 
-    # R02 municipality
-    if "municipality_code" in source_of:
-        muni = b.translate(source_of["municipality_code"], lambda raw: pad_digits(raw, 4) or None, pl.String)
-    else:  # v1 per-municipality file without Kommunenr: the scope gives it
-        muni = pl.lit(name.scope_code, dtype=pl.String)
+    # R02 municipality; a v1 per-municipality file without Kommunenr: the scope gives it
+    listed = b.translate("municipality_code", lambda raw: pad_digits(raw, 4) or None, pl.String)
+    muni = b.computed(pl.when(pl.col(MUNI_FROM_SCOPE)).then(pl.col(SCOPE_CODE)).otherwise(listed))
     v["municipality_code"] = muni
     b.check("R02", "municipality_code", "is missing (a municipality code is required)", muni.is_null())
+    years = {file.name.year for file in batch.files}
     b.check(
         "R02",
         "municipality_code",
-        f"is not a municipality code in force on 1 January {year}",
-        muni.is_not_null() & ~muni.is_in(sorted(in_force)),
+        lambda file: f"is not a municipality code in force on 1 January {file.name.year}",
+        muni.is_not_null() & ~pl.concat_str([year.cast(pl.String), muni], separator=":").is_in(_in_force_keys(years)),
     )
-    if name.scope_type == "municipality":
-        b.check(
-            "R02",
-            "municipality_code",
-            f"differs from the file's scope {name.scope} (a municipal file holds only municipality {name.scope_code})",
-            muni.is_not_null() & (muni != name.scope_code),
-        )
-    elif name.scope_type == "county":
-        b.check(
-            "R02",
-            "municipality_code",
-            f"is not in county {name.scope_code} (the file's scope {name.scope})",
-            muni.is_not_null() & (muni.str.slice(0, 2) != name.scope_code),
-        )
+    scope, scope_code = pl.col(SCOPE_TYPE), pl.col(SCOPE_CODE)
+    b.check(  # never for a national file
+        "R02",
+        "municipality_code",
+        _scope_reason,
+        muni.is_not_null()
+        & (
+            ((scope == "municipality") & (muni != scope_code))
+            | ((scope == "county") & (muni.str.slice(0, 2) != scope_code))
+        ),
+    )
 
     # R03 birth year
     birth_raw = b.col("birth_year")
-    birth = b.translate(source_of.get("birth_year"), parse_integer, pl.Int64)
+    birth = b.translate("birth_year", parse_integer, pl.Int64)
     v["birth_year"] = birth
     b.check("R03", "birth_year", "is missing (a birth year is required)", birth_raw.is_null())
     b.check("R03", "birth_year", "is not a whole year", birth_raw.is_not_null() & birth.is_null())
-    age = pl.lit(year) - birth
+    age = year - birth
     b.check(
         "R03",
         "birth_year",
-        f"gives an age in {year} outside {MIN_AGE}-{MAX_AGE}",
+        lambda file: f"gives an age in {file.name.year} outside {MIN_AGE}-{MAX_AGE}",
         birth.is_not_null() & ((age < MIN_AGE) | (age > MAX_AGE)),
     )
 
@@ -252,7 +310,7 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
         c = spec.canonical
         if spec.kind == "agency":
             raw = b.col(c)
-            value = b.lookup("agency", source_of.get(c), width=2)
+            value = b.lookup("agency", c, width=2)
             allowed = _describe(book, "agency", layout.name)
             b.check(
                 "R04",
@@ -276,7 +334,7 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
             v[c] = value
         elif spec.kind == "integer" and c == "n_children":
             raw = b.col(c)
-            n = b.translate(source_of.get(c), parse_integer, pl.Int64)
+            n = b.translate(c, parse_integer, pl.Int64)
             b.check(
                 "R04",
                 c,
@@ -292,11 +350,9 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
         for which in ("received", "recommended"):
             v[f"services_{which}"] = _service_flags(b, which)
 
-    # R05 mapping date
+    # R05 mapping date: a typed date or Excel serial number (xlsx) first, else the text
     date_raw = b.col("mapped_on")
-    mapped_on = b.translate(source_of.get("mapped_on"), parse_text_date, pl.Date)
-    if "mapped_on" in source_of and sheet.typed_dates is not None:
-        mapped_on = pl.coalesce(pl.col("_typed_date"), mapped_on)
+    mapped_on = b.computed(pl.coalesce(pl.col(TYPED_DATE), b.translate("mapped_on", parse_text_date, pl.Date)))
     v["mapped_on"] = mapped_on
     b.check("R05", "mapped_on", "is missing (a mapping date is required)", date_raw.is_null())
     b.check(
@@ -308,16 +364,16 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
     b.check(
         "R05",
         "mapped_on",
-        f"is not in the mapping year {year}",
+        lambda file: f"is not in the mapping year {file.name.year}",
         mapped_on.is_not_null() & (mapped_on.dt.year() != year),
     )
 
-    # R06 repeated registration id (every repeat after the first)
+    # R06 repeated registration id (every repeat after the first, within its file)
     b.check(
         "R06",
         "registration_id",
         "repeats a registration id already used earlier in the file",
-        reg.is_not_null() & ~reg.is_first_distinct(),
+        reg.is_not_null() & ~reg.is_first_distinct().over(FILE),
     )
 
     # R07 contradictions
@@ -327,20 +383,18 @@ def map_sheet(sheet: RawSheet, layout: Layout, name: ExtractName, book: CodeBook
         b.check(
             "R07",
             "n_children",
-            f"is above 0 while '{b.header('has_children')}' says no children under 18",
+            _has_children_reason,
             (v["n_children"] > 0) & (v["has_children"] == False),  # noqa: E712
         )
 
-    frame = sheet.data
-    if "mapped_on" in source_of and sheet.typed_dates is not None:
-        frame = frame.with_columns(sheet.typed_dates(source_of["mapped_on"]).alias("_typed_date"))
     ordered = sorted(enumerate(b.checks), key=lambda item: (RULE_ORDER.index(item[1][0].rule), item[0]))
     checks = [check for _, (check, _) in ordered]
     exprs = [expr.alias(f"chk{i}") for i, (_, (_, expr)) in enumerate(ordered)]
+    frame = batch.frame.with_columns(expr.alias(name) for name, expr in b.lookups.items())
+    frame = frame.with_columns(expr.alias(name) for name, expr in b.derived.items())
     frame = frame.with_columns([expr.alias(f"v_{k}") for k, expr in v.items()] + exprs)
-    mapped_sources = set(source_of.values())
-    extra = [i for i, h in enumerate(sheet.headers) if i not in mapped_sources]
-    return Mapped(frame, checks, list(v.keys()), list(sheet.headers), extra)
+    frame = frame.drop([*b.lookups, *b.derived])
+    return Mapped(frame, checks, list(v.keys()), batch.files, batch.rows)
 
 
 def _service_flags(b: _Builder, which: str) -> pl.Expr:
@@ -349,23 +403,26 @@ def _service_flags(b: _Builder, which: str) -> pl.Expr:
     for service in b.layout.service_columns:
         if service.which != which:
             continue
-        key = f"{which}:{service.service_code}"
-        idx = b.source_of.get(key)
-        raw = pl.col(f"c{idx}") if idx is not None else pl.lit(None, dtype=pl.String)
-        flag = b.lookup("yes_no", idx)
+        key = service_key(which, service.service_code)
+        raw = b.col(key)
+        flag = b.lookup("yes_no", key)
         allowed = _describe(b.book, "yes_no", b.layout.name)
         b.check(
             "R04",
-            None,
+            key,
             f"is not a valid yes/no answer (expected {allowed} in layout {b.layout.name})",
             raw.is_not_null() & flag.is_null(),
-            idx,
         )
         codes.append(pl.when(flag == "true").then(pl.lit(service.service_code)))
         raws.append(raw.is_not_null())
     if not codes:
         return pl.lit(None, dtype=pl.List(pl.String))
-    listed = pl.concat_list(codes).list.drop_nulls()
+    if any(LIST_JOIN in service.service_code for service in b.layout.service_columns):
+        raise ValueError(f"a service code holds {LIST_JOIN!r}, which joins the codes of a v1/v2 service set")
+    # the codes of the flags that say yes, in column order: joined as text and split (several times faster than
+    # a list of every flag with the nulls dropped); no service code holds the separator
+    joined = b.computed(pl.concat_str(codes, separator=LIST_JOIN, ignore_nulls=True))
+    listed = pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(joined.str.split(LIST_JOIN))
     return pl.when(pl.any_horizontal(raws)).then(listed).otherwise(None)
 
 
@@ -385,7 +442,7 @@ def _service_list(b: _Builder, spec: ColumnSpec) -> pl.Expr:
         return separator.join(dict.fromkeys(m for m in mapped if m is not None))
 
     raw = b.col(spec.canonical)
-    joined = b.translate(b.source_of.get(spec.canonical), parse, pl.String)
+    joined = b.translate(spec.canonical, parse, pl.String)
     b.check(
         "R04",
         spec.canonical,

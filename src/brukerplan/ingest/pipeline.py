@@ -1,13 +1,19 @@
 """Ingest a list of files into the landing zone: order (§6), same-bytes check, file rules Q01-Q09, row rules,
-validation, landing or quarantine. One call = one run under the zone's lock."""
+validation, landing or quarantine. One call = one run under the zone's lock.
+
+Files are read one at a time, in landing order, but mapped in batches (many files as one frame, decisions I14) and
+validated in batches (I7); with a validator in the background (the command's default, I15) one batch is validated
+while the next files are read. Batches change no outcome: before a file is compared with an earlier file of the run
+(same bytes, same delivery key), whatever is still open about the earlier files is settled first, so every file gets
+the outcome it gets when the files are taken one at a time."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,20 +21,37 @@ import pyarrow as pa
 
 from brukerplan import __version__
 from brukerplan.codes import CodeBook, load_codebook
+from brukerplan.ingest.batch import FileCells, stack
 from brukerplan.ingest.errors import Quarantine
 from brukerplan.ingest.filenames import BadFileName, ExtractName, parse_name
 from brukerplan.ingest.landing import Known, LandingZone, Submission, now_utc
-from brukerplan.ingest.mapping import map_sheet
-from brukerplan.ingest.readers import DELIMITER_NAMES, read_file
-from brukerplan.ingest.reference import load_municipalities
+from brukerplan.ingest.mapping import map_batch
+from brukerplan.ingest.read_ahead import FileRead, ReadAhead
+from brukerplan.ingest.readers import DELIMITER_NAMES
 from brukerplan.ingest.rules import Outcome, apply_rules
-from brukerplan.ingest.validation import DataDocsWriter, GxValidator, RunDataDocs, Validator
+from brukerplan.ingest.validation import (
+    BackgroundDataDocs,
+    BackgroundValidator,
+    DataDocs,
+    DataDocsWriter,
+    PendingValidation,
+    ValidationOutcome,
+    Validator,
+)
+from brukerplan.ingest.validation_worker import ValidationWorker
 from brukerplan.settings import Settings
 
 EXTENSIONS = (".xlsx", ".csv")
 SAMPLE_REJECTS = 20
 BATCH_ROWS = 200_000
 """Files waiting for validation are validated together once they hold this many landed rows (or at the end)."""
+MAP_ROWS = 100_000
+MAP_FILES = 100
+"""Files read but not yet mapped are mapped together once they hold MAP_ROWS rows or are MAP_FILES files (or at
+the end): large enough that a batch costs little more than its rows, small enough that mapping (and writing the
+data files) keeps pace with the reading instead of all coming at the end."""
+THREADS = 2
+"""Background threads of a run: reading ahead (read_ahead), and writing a batch's data files while it is validated."""
 DATA_DOCS = "data_docs"
 """The landing zone's folder of great-expectations Data Docs: one site per ingest run, DATA_DOCS/<run>/index.html."""
 
@@ -102,12 +125,16 @@ def landing_order(files: Iterable[Path]) -> list[tuple[Path, ExtractName | None]
     return sorted(parsed, key=lambda item: (0, item[1].order_key, str(item[0])) if item[1] else (1, (), item[0].name))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass
+class _Waiting:
+    """A file that passed every rule it can be checked against on its own, waiting for its batch to be mapped."""
+
+    path: Path
+    sha: str
+    name: ExtractName
+    cells: FileCells
+    clash: dict | None  # the record of an earlier delivery with the same key (Q09, unless Q04 comes first)
+    result: FileResult
 
 
 @dataclass
@@ -120,7 +147,36 @@ class _Pending:
     outcome: Outcome
     record: dict
     result: FileResult
+    staged: Future[None]  # its data files and record written to _tmp (in the background)
     duplicates: list[FileResult] = field(default_factory=list)
+
+
+@dataclass
+class _Done:
+    """The outcome of a validator that validates at once."""
+
+    outcome: ValidationOutcome
+
+    def result(self) -> ValidationOutcome:
+        return self.outcome
+
+
+@dataclass
+class _Validating:
+    """A batch handed to the validator, to be landed (or quarantined) when its outcome comes."""
+
+    items: list[_Pending]
+    together: PendingValidation
+    started: float
+    shas: set[str] = field(init=False)
+    keys: set[tuple] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shas = {item.sha for item in self.items}
+        self.keys = {item.name.delivery_key for item in self.items}
+
+    def has(self, sha: str | None, key: tuple | None) -> bool:
+        return sha in self.shas or key in self.keys
 
 
 @dataclass
@@ -129,10 +185,12 @@ class Ingestor:
     validator: Validator | None = None
     book: CodeBook = field(default_factory=load_codebook)
     batch_rows: int = BATCH_ROWS
+    map_rows: int = MAP_ROWS
+    map_files: int = MAP_FILES
 
     def __post_init__(self) -> None:
         if self.validator is None:
-            self.validator = GxValidator(self.book)
+            self.validator = ValidationWorker(self.book)
 
     def run(
         self,
@@ -144,32 +202,35 @@ class Ingestor:
         started = time.perf_counter()
         ordered = landing_order(collect(paths))
         result = RunResult()
-        with LandingZone(self.settings.landing, lock_timeout, on_wait) as zone:
+        assert self.validator is not None
+        with LandingZone(self.settings.landing, lock_timeout, on_wait) as zone, ThreadPoolExecutor(THREADS) as pool:
             result.cleaned = zone.cleaned
-            known = zone.known()
-            pending: list[_Pending] = []
-            by_sha: dict[str, _Pending] = {}
             docs = self._data_docs(zone)
-            for path, name in ordered:
-                if on_file:
-                    on_file(path, None)
-                file_result = self._prepare(zone, known, path, name, pending, by_sha)
-                result.files.append(file_result)
-                if sum(p.outcome.rows_landed for p in pending) >= self.batch_rows:
-                    self._flush(zone, known, pending, docs)
-                if on_file:
-                    on_file(path, file_result)
-            self._flush(zone, known, pending, docs)
-            if docs is not None and docs.pages:
-                docs.build()  # into _tmp (a crash leaves nothing half-written), then renamed into place
-                final = zone.root / DATA_DOCS / docs.run_name
-                final.parent.mkdir(exist_ok=True)
-                os.replace(docs.folder, final)
-                result.data_docs, result.data_docs_pages = final / "index.html", len(docs.pages)
+            run = _Run(self, zone, zone.known(), self.validator, docs, pool)
+            reads = ReadAhead(pool, ordered, self.book)
+            try:
+                for path, name in ordered:
+                    if on_file:
+                        on_file(path, None)
+                    file_result = run.prepare(path, name, reads.next())
+                    result.files.append(file_result)
+                    if on_file:
+                        on_file(path, file_result)
+                run.finish()
+                if docs is not None and docs.pages:
+                    docs.build()  # into _tmp (a crash leaves nothing half-written), then renamed into place
+                    # (a background build was started with the last batch's landing: this waits for it)
+                    final = zone.root / DATA_DOCS / docs.run_name
+                    final.parent.mkdir(exist_ok=True)
+                    os.replace(docs.folder, final)
+                    result.data_docs, result.data_docs_pages = final / "index.html", len(docs.pages)
+            finally:
+                if isinstance(self.validator, BackgroundValidator):
+                    self.validator.close()
         result.seconds = time.perf_counter() - started
         return result
 
-    def _data_docs(self, zone: LandingZone) -> RunDataDocs | None:
+    def _data_docs(self, zone: LandingZone) -> DataDocs | None:
         """This run's Data Docs (when the validator writes them), named after the run's start (UTC)."""
         if not isinstance(self.validator, DataDocsWriter):
             return None
@@ -181,19 +242,57 @@ class Ingestor:
         )
         return self.validator.data_docs(run_name, zone.tmp / f"{DATA_DOCS}-{run_name}")
 
-    def _prepare(
-        self,
-        zone: LandingZone,
-        known: Known,
-        path: Path,
-        name: ExtractName | None,
-        pending: list[_Pending],
-        by_sha: dict[str, _Pending],
-    ) -> FileResult:
+
+@dataclass
+class _Run:
+    """One run's files on their way: waiting to be mapped, then waiting for validation (`pending`), then being
+    validated, then landed; or quarantined at the first rule they break."""
+
+    ingestor: Ingestor
+    zone: LandingZone
+    known: Known
+    validator: Validator
+    docs: DataDocs | None
+    pool: Executor
+    waiting: list[_Waiting] = field(default_factory=list)
+    waiting_shas: set[str] = field(default_factory=set)
+    waiting_keys: set[tuple] = field(default_factory=set)
+    waiting_rows: int = 0
+    pending: list[_Pending] = field(default_factory=list)
+    by_sha: dict[str, _Pending] = field(default_factory=dict)
+    validating: _Validating | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.ingestor.settings
+
+    @property
+    def book(self) -> CodeBook:
+        return self.ingestor.book
+
+    def _open(self, sha: str | None = None, key: tuple | None = None) -> bool:
+        """Is a file with this content or delivery key still waiting to be mapped or being validated?"""
+        if self.validating is not None and self.validating.has(sha, key):
+            return True
+        return sha in self.waiting_shas or key in self.waiting_keys
+
+    def settle(self) -> None:
+        """Map what waits and finish the validation under way: every earlier file then has its outcome."""
+        self.resolve()
+        self.complete()
+
+    def finish(self) -> None:
+        self.resolve()
+        self.flush()
+        self.complete(last=True)
+
+    def prepare(self, path: Path, name: ExtractName | None, read: FileRead) -> FileResult:
         started = time.perf_counter()
-        sha = sha256_of(path)
-        if sha in by_sha:
-            first_pending = by_sha[sha]
+        sha = read.sha
+        if self._open(sha=sha):
+            self.settle()
+        if sha in self.by_sha:
+            first_pending = self.by_sha[sha]
             duplicate = FileResult(
                 path,
                 "already landed",
@@ -204,8 +303,8 @@ class Ingestor:
             )
             first_pending.duplicates.append(duplicate)
             return duplicate
-        if sha in known.landed:
-            first = known.landed[sha]
+        if sha in self.known.landed:
+            first = self.known.landed[sha]
             return FileResult(
                 path,
                 "already landed",
@@ -214,29 +313,32 @@ class Ingestor:
                 submission_id=first["submission_id"],
                 message=f"same bytes as {first['original_name']} (submission {first['submission_id']})",
             )
-        if sha in known.quarantined:
-            first = known.quarantined[sha]
+        if sha in self.known.quarantined:
+            first = self.known.quarantined[sha]
             return FileResult(
                 path,
                 "already quarantined",
                 rule_id=first.get("rule_id"),
                 message=f"same bytes as {first['original_name']}, quarantined under {first['rule_id']}",
             )
+        if isinstance(self.validator, BackgroundValidator):
+            self.validator.start(self.zone.tmp)  # great-expectations loads in the background while files are read
         result = FileResult(path, "validating", submission_id=sha[:16])
         try:
-            ready = self._check(known, path, name, sha, result)
+            waiting = self._check(path, name, read, result)
         except Quarantine as q:
-            self._quarantine(zone, known, path, sha, q, result)
+            self._quarantine(path, sha, q, result)
         else:
-            pending.append(ready)
-            by_sha[sha] = ready
-            known.deliveries[ready.name.delivery_key] = ready.record
-        result.seconds = time.perf_counter() - started
+            self.waiting.append(waiting)
+            self.waiting_shas.add(waiting.sha)
+            self.waiting_keys.add(waiting.name.delivery_key)
+            self.waiting_rows += waiting.cells.sheet.cells.height
+            if self.waiting_rows >= self.ingestor.map_rows or len(self.waiting) >= self.ingestor.map_files:
+                self.resolve()
+        result.seconds += time.perf_counter() - started
         return result
 
-    def _quarantine(
-        self, zone: LandingZone, known: Known, path: Path, sha: str, q: Quarantine, result: FileResult
-    ) -> None:
+    def _quarantine(self, path: Path, sha: str, q: Quarantine, result: FileResult) -> None:
         report = {
             "sha256": sha,
             "original_name": path.name,
@@ -246,19 +348,161 @@ class Ingestor:
             "quarantined_at": now_utc().isoformat(),
         }
         attachments = {"validation.json": q.details.pop("validation")} if "validation" in q.details else None
-        zone.quarantine(path, sha, path.name, report, attachments)
-        known.quarantined[sha] = report
+        self.zone.quarantine(path, sha, path.name, report, attachments)
+        self.known.quarantined[sha] = report
         result.status, result.rule_id, result.message = "quarantined", q.rule_id, q.message
         result.submission_id, result.rows_landed = None, 0
 
-    def _flush(self, zone: LandingZone, known: Known, pending: list[_Pending], docs: RunDataDocs | None) -> None:
-        """Validate the waiting files in one suite run (each alone when that fails), then land them in order."""
-        if not pending:
+    def _check(self, path: Path, name: ExtractName | None, read: FileRead, result: FileResult) -> _Waiting:
+        """Every file rule that needs only the file itself and the zone: Q05, Q01, Q02, Q06, Q03 (Q04, Q09 and Q07
+        come when its batch is mapped, Q08 with the validation of its batch). The file was read ahead (`read`): what
+        reading it raised is raised here."""
+        if name is None:
+            try:
+                parse_name(path.name)
+            except BadFileName as exc:
+                raise Quarantine("Q05", str(exc)) from exc
+        assert name is not None
+        result.fmt = name.fmt
+        if read.sheet is None:
+            read.raise_error()
+        sheet = read.sheet
+        assert sheet is not None
+        result.layout = sheet.layout
+        layout = self.book.layouts[sheet.layout]
+        place = path.name + (f", sheet {sheet.sheet}" if sheet.sheet else "")
+        if not layout.covers_year(name.year):
+            expected = self.book.layout_for_year(name.year).name
+            raise Quarantine(
+                "Q06",
+                f"{place}: the header row (row {sheet.header_row}) is layout {layout.name}, but mapping year "
+                f"{name.year} (from the file name) uses layout {expected}",
+                {"layout": layout.name, "expected_layout": expected},
+            )
+        read.raise_error()  # Q03, from resolving the columns
+        source_of = read.source_of
+        assert source_of is not None
+        sha = read.sha
+        if self._open(key=name.delivery_key):
+            self.settle()
+        clash = self.known.deliveries.get(name.delivery_key)
+        cells = FileCells(sheet, name, source_of, sha[:16], now_utc(), read.typed_dates)
+        return _Waiting(path, sha, name, cells, clash, result)
+
+    def resolve(self) -> None:
+        """Map the waiting files (one batch per layout), then give each its outcome, in landing order."""
+        if not self.waiting:
             return
-        assert self.validator is not None
+        waiting, self.waiting = self.waiting, []
+        self.waiting_shas, self.waiting_keys, self.waiting_rows = set(), set(), 0
         started = time.perf_counter()
+        outcomes: dict[int, Outcome] = {}
+        by_layout: dict[str, list[int]] = {}
+        for i, item in enumerate(waiting):
+            by_layout.setdefault(item.cells.sheet.layout, []).append(i)
+        for layout, members in by_layout.items():
+            batch = stack([waiting[i].cells for i in members])
+            mapped = map_batch(batch, self.book.layouts[layout], self.book)
+            outcomes.update(zip(members, apply_rules(mapped), strict=True))
+        share = (time.perf_counter() - started) / len(waiting)
+        for i, item in enumerate(waiting):
+            item.result.seconds += share
+            try:
+                ready = self._decide(item, outcomes[i])
+            except Quarantine as q:
+                self._quarantine(item.path, item.sha, q, item.result)
+                continue
+            self.pending.append(ready)
+            self.by_sha[item.sha] = ready
+            self.known.deliveries[item.name.delivery_key] = ready.record
+            if sum(p.outcome.rows_landed for p in self.pending) >= self.ingestor.batch_rows:
+                self.flush()
+
+    def _decide(self, item: _Waiting, outcome: Outcome) -> _Pending:
+        """Q04, Q09 and Q07 for one mapped file; its submission record when it passes."""
+        sheet, name, result = item.cells.sheet, item.name, item.result
+        place = item.cells.place
+        if outcome.rows_read == 0:
+            raise Quarantine("Q04", f"{place}: no data rows below the header row (row {sheet.header_row})")
+        result.rows_read = outcome.rows_read
+        clash = item.clash
+        if clash is not None:
+            raise Quarantine(
+                "Q09",
+                f"{item.path.name}: same mapping year, scope, delivery date and seq as {clash['original_name']} "
+                f"(submission {clash['submission_id']}) but different bytes; the order of the two deliveries "
+                "is ambiguous",
+                {"landed_submission_id": clash["submission_id"], "landed_name": clash["original_name"]},
+            )
+        result.rows_landed, result.rows_rejected = outcome.rows_landed, outcome.rows_rejected
+        share = outcome.rows_rejected / outcome.rows_read
+        threshold = self.settings.reject_threshold
+        if share > threshold:
+            by_rule: dict[str, int] = {}
+            for rule in outcome.rejects.column("rule_id").to_pylist():
+                by_rule[rule] = by_rule.get(rule, 0) + 1
+            raise Quarantine(
+                "Q07",
+                f"{place}: {outcome.rows_rejected} of {outcome.rows_read} data rows rejected ({share:.1%}), "
+                f"strictly above the reject threshold of {threshold:.1%}",
+                {
+                    "rows_read": outcome.rows_read,
+                    "rows_rejected": outcome.rows_rejected,
+                    "rejected_by_rule": by_rule,
+                    "sample_rejects": outcome.rejects.column("message").to_pylist()[:SAMPLE_REJECTS],
+                },
+            )
+        record = {
+            "submission_id": item.sha[:16],
+            "original_name": item.path.name,
+            "sha256": item.sha,
+            "size_bytes": item.path.stat().st_size,
+            "layout": sheet.layout,
+            "format": name.fmt,
+            "encoding": sheet.encoding,
+            "delimiter": DELIMITER_NAMES.get(sheet.delimiter or "", sheet.delimiter),
+            "sheet": sheet.sheet,
+            "mapping_year": name.year,
+            "scope": name.scope,
+            "scope_type": name.scope_type,
+            "delivered_on": name.delivered_on.isoformat(),
+            "delivery_seq": name.seq,
+            "municipalities_covered": outcome.municipalities_covered,
+            "rows_read": outcome.rows_read,
+            "rows_landed": outcome.rows_landed,
+            "rows_rejected": outcome.rows_rejected,
+            "ingested_at": item.cells.ingested_at.isoformat(),
+            "software_version": __version__,
+        }
+        staged = self.pool.submit(
+            self.zone.stage, record["submission_id"], outcome.registrations, outcome.rejects, record
+        )
+        return _Pending(item.path, item.sha, name, outcome, record, result, staged)
+
+    def flush(self) -> None:
+        """Hand the waiting files to the validator as one batch (after the batch before it has landed)."""
+        if not self.pending:
+            return
+        self.complete()
+        items, self.pending = self.pending, []
+        started = time.perf_counter()
+        table = pa.concat_tables([p.outcome.registrations for p in items])
+        if isinstance(self.validator, BackgroundValidator):
+            together: PendingValidation = self.validator.submit(table)
+        else:
+            together = _Done(self.validator.validate(table))
+        self.validating = _Validating(items, together, started)
+
+    def complete(self, last: bool = False) -> None:
+        """The outcome of the batch being validated (each file alone when the batch fails), then land it in order."""
+        if self.validating is None:
+            return
+        current, self.validating = self.validating, None
+        pending, docs, zone, known = current.items, self.docs, self.zone, self.known
+        for item in pending:
+            item.staged.result()  # data files and record are in _tmp (they land, or are discarded, with the outcome)
         batch = [p.record["submission_id"] for p in pending]
-        together = self.validator.validate(pa.concat_tables([p.outcome.registrations for p in pending]))
+        together = current.together.result()
         alone = not together.success and len(pending) > 1
         outcomes = (
             [self.validator.validate(p.outcome.registrations) for p in pending] if alone else [together] * len(pending)
@@ -275,6 +519,7 @@ class Ingestor:
         shared_text = (json.dumps(shared, indent=1, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         for item, validation, page in zip(pending, outcomes, pages, strict=True):
             if not validation.success:
+                zone.discard(item.record["submission_id"])
                 known.deliveries.pop(item.name.delivery_key, None)
                 details = {"failed_expectations": validation.failed, "validation": validation.result}
                 if docs is not None and page is not None:  # the page is written at the end of the run
@@ -285,7 +530,7 @@ class Ingestor:
                     f"expectation(s): {'; '.join(validation.failed[:5])})",
                     details,
                 )
-                self._quarantine(zone, known, item.path, item.sha, q, item.result)
+                self._quarantine(item.path, item.sha, q, item.result)
                 for duplicate in item.duplicates:
                     duplicate.status, duplicate.rule_id = "already quarantined", "Q08"
                 continue
@@ -299,90 +544,12 @@ class Ingestor:
                     ),
                 )
             )
+        if last and isinstance(docs, BackgroundDataDocs) and docs.pages:
+            docs.start_build()  # every page is added: the site is built while this batch lands
         zone.land([submission for _, submission in landing])
-        share = (time.perf_counter() - started) / len(pending)
+        share = (time.perf_counter() - current.started) / len(pending)
         for item, _ in landing:
             known.landed[item.sha] = item.record
             item.result.status = "landed"
         for item in pending:
             item.result.seconds += share
-        pending.clear()
-
-    def _check(self, known: Known, path: Path, name: ExtractName | None, sha: str, result: FileResult) -> _Pending:
-        """Every file rule up to Q07 (Q08 comes with the validation of the batch)."""
-        if name is None:
-            try:
-                parse_name(path.name)
-            except BadFileName as exc:
-                raise Quarantine("Q05", str(exc)) from exc
-        assert name is not None
-        result.fmt = name.fmt
-        layouts = list(self.book.layouts.values())
-        sheet = read_file(path, name.fmt, layouts, path.name)
-        result.layout = sheet.layout
-        layout = self.book.layouts[sheet.layout]
-        place = path.name + (f", sheet {sheet.sheet}" if sheet.sheet else "")
-        if not layout.covers_year(name.year):
-            expected = self.book.layout_for_year(name.year).name
-            raise Quarantine(
-                "Q06",
-                f"{place}: the header row (row {sheet.header_row}) is layout {layout.name}, but mapping year "
-                f"{name.year} (from the file name) uses layout {expected}",
-                {"layout": layout.name, "expected_layout": expected},
-            )
-        in_force = load_municipalities().in_force(name.year)
-        mapped = map_sheet(sheet, layout, name, self.book, in_force)
-        if sheet.data.height == 0:
-            raise Quarantine("Q04", f"{place}: no data rows below the header row (row {sheet.header_row})")
-        result.rows_read = sheet.data.height
-        clash = known.deliveries.get(name.delivery_key)
-        if clash is not None:
-            raise Quarantine(
-                "Q09",
-                f"{path.name}: same mapping year, scope, delivery date and seq as {clash['original_name']} "
-                f"(submission {clash['submission_id']}) but different bytes; the order of the two deliveries "
-                "is ambiguous",
-                {"landed_submission_id": clash["submission_id"], "landed_name": clash["original_name"]},
-            )
-        ingested_at = now_utc()
-        outcome = apply_rules(mapped, sheet, name, sha[:16], ingested_at)
-        result.rows_landed, result.rows_rejected = outcome.rows_landed, outcome.rows_rejected
-        share = outcome.rows_rejected / outcome.rows_read
-        if share > self.settings.reject_threshold:
-            by_rule: dict[str, int] = {}
-            for rule in outcome.rejects.column("rule_id").to_pylist():
-                by_rule[rule] = by_rule.get(rule, 0) + 1
-            raise Quarantine(
-                "Q07",
-                f"{place}: {outcome.rows_rejected} of {outcome.rows_read} data rows rejected ({share:.1%}), "
-                f"strictly above the reject threshold of {self.settings.reject_threshold:.1%}",
-                {
-                    "rows_read": outcome.rows_read,
-                    "rows_rejected": outcome.rows_rejected,
-                    "rejected_by_rule": by_rule,
-                    "sample_rejects": outcome.rejects.column("message").to_pylist()[:SAMPLE_REJECTS],
-                },
-            )
-        record = {
-            "submission_id": sha[:16],
-            "original_name": path.name,
-            "sha256": sha,
-            "size_bytes": path.stat().st_size,
-            "layout": sheet.layout,
-            "format": name.fmt,
-            "encoding": sheet.encoding,
-            "delimiter": DELIMITER_NAMES.get(sheet.delimiter or "", sheet.delimiter),
-            "sheet": sheet.sheet,
-            "mapping_year": name.year,
-            "scope": name.scope,
-            "scope_type": name.scope_type,
-            "delivered_on": name.delivered_on.isoformat(),
-            "delivery_seq": name.seq,
-            "municipalities_covered": outcome.municipalities_covered,
-            "rows_read": outcome.rows_read,
-            "rows_landed": outcome.rows_landed,
-            "rows_rejected": outcome.rows_rejected,
-            "ingested_at": ingested_at.isoformat(),
-            "software_version": __version__,
-        }
-        return _Pending(path, sha, name, outcome, record, result)

@@ -1,13 +1,16 @@
 """Readers: a whole csv or xlsx file into one polars frame of text cells, with the header row found (§1, §6).
 
-Every data cell is kept as text (`c0`, `c1`, …) as it stands in the file; `_row` is the row number as a person
-counts it (header included, 1-based). xlsx date columns can be re-read typed (`typed_dates`), so that typed dates
-and Excel serial numbers are dates while an all-digit text cell is not."""
+Every cell below the header row is kept as text (`c0`, `c1`, …) exactly as it stands in the file, blank rows
+included: cleaning (a whitespace-only cell is empty, a fully empty row is skipped) is done for many files at once
+(`batch`). `first_row` is the row number, as a person counts it (header included, 1-based), of the first of those
+rows. xlsx date columns can be re-read typed (`typed_dates`), so that typed dates and Excel serial numbers are dates
+while an all-digit text cell is not."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +25,16 @@ from brukerplan.ingest.headers import HEADER_SEARCH_ROWS, find_header, is_blank
 ENCODINGS = ("utf-8-sig", "utf-8", "cp1252")
 DELIMITERS = (";", ",", "\t")
 DELIMITER_NAMES = {";": "semicolon", ",": "comma", "\t": "tab"}
+TEXT_DATE_OR_BLANK = re.compile(r"\s*(?:\d{1,2}\.\d{1,2}\.\d{4}|\d{4}-\d{1,2}-\d{1,2})?\s*\Z")
+"""A cell shown like this is a text cell (a number shows as digits, a date cell with its time): reading the column
+typed again would give nothing for it, so a date column of such cells only is not read again."""
+HEAD_LINES = 2000
+"""The header row is searched among at most this many lines (csv) or rows (xlsx) of a file (decisions I1)."""
 
 
 @dataclass
 class RawSheet:
-    """One file's data sheet: header cells and data rows as text."""
+    """One file's data sheet: header cells and the rows below the header, as text."""
 
     fmt: str  # csv | xlsx
     sheet: str | None
@@ -35,8 +43,9 @@ class RawSheet:
     layout: str
     header_row: int  # 1-based row number of the header
     headers: list[str | None]  # header cells as in the file, one per column c0..cN
-    data: pl.DataFrame  # c0..cN (String, null = empty cell), _row (Int32); fully empty rows removed
-    typed_dates: Callable[[int], pl.Series] | None = None  # xlsx: column index -> Date series aligned with data
+    cells: pl.DataFrame  # c0..cN (String, null = empty cell): every row below the header, blank rows included
+    first_row: int  # row number of the first row of `cells`
+    typed_dates: Callable[[int], pl.Series] | None = None  # xlsx: column index -> Date series aligned with cells
 
     @property
     def where(self) -> str:
@@ -45,16 +54,6 @@ class RawSheet:
 
 def _col(i: int) -> str:
     return f"c{i}"
-
-
-def _drop_blank_rows(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    if not columns:
-        return frame.clear()
-    # A cell counts as empty when it is null or only whitespace.
-    cleaned = frame.with_columns(
-        [pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns]
-    )
-    return cleaned.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in columns]))
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:
@@ -78,9 +77,11 @@ def read_csv(path: Path, layouts: Sequence[Layout], name: str | None = None) -> 
     data = path.read_bytes()
     text, encoding = decode(data, name)
     head_lines: list[str] = []
-    for line in text.split("\n"):
+    non_empty = 0
+    for line in text.split("\n", HEAD_LINES):  # the search reads the head only: no need to split the whole text
         head_lines.append(line.rstrip("\r"))
-        if len(head_lines) >= 2000 or sum(1 for x in head_lines if x.strip()) > HEADER_SEARCH_ROWS:
+        non_empty += bool(head_lines[-1].strip())
+        if len(head_lines) >= HEAD_LINES or non_empty > HEADER_SEARCH_ROWS:
             break
     best: tuple[int, str] | None = None
     tie_error: Quarantine | None = None
@@ -116,13 +117,11 @@ def read_csv(path: Path, layouts: Sequence[Layout], name: str | None = None) -> 
         )
     except Exception as exc:  # polars raises several error types for malformed text
         raise Quarantine("Q01", f"{name}: not a readable csv file ({type(exc).__name__}: {exc})") from exc
-    width = frame.width
-    frame.columns = [_col(i) for i in range(width)]
-    frame = frame.with_row_index("_row", offset=header_index + 1).with_columns(pl.col("_row").cast(pl.Int32))
-    headers = [frame[_col(i)][0] for i in range(width)]
-    headers = [h.strip() if h is not None and h.strip() else None for h in headers]
-    data_rows = _drop_blank_rows(frame.slice(1), [_col(i) for i in range(width)])
-    return RawSheet("csv", None, encoding, delimiter, layout, header_index + 1, headers, data_rows)
+    frame.columns = [_col(i) for i in range(frame.width)]
+    headers = [h.strip() if h is not None and h.strip() else None for h in frame.row(0)] if frame.height else []
+    return RawSheet(
+        "csv", None, encoding, delimiter, layout, header_index + 1, headers, frame.slice(1), header_index + 2
+    )
 
 
 def read_xlsx(path: Path, layouts: Sequence[Layout], name: str | None = None) -> RawSheet:
@@ -145,30 +144,30 @@ def read_xlsx(path: Path, layouts: Sequence[Layout], name: str | None = None) ->
         if grid.width == 0 or grid.height == 0:
             continue
         grid.columns = [_col(i) for i in range(grid.width)]
-        head = grid.head(2000).rows()
+        head = enumerate(grid.head(HEAD_LINES).iter_rows(buffer_size=64))  # only as far as the search reads
         try:
-            match = find_header(enumerate(head), layouts, f"{name}, sheet {sheet}")
+            match = find_header(head, layouts, f"{name}, sheet {sheet}")
         except Quarantine as exc:
             errors.append(exc)
             continue
-        width = grid.width
-        headers = [head[match.row_index][i] for i in range(width)]
-        headers = [str(h).strip() if h is not None and str(h).strip() else None for h in headers]
-        frame = grid.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int32))
-        data_rows = _drop_blank_rows(frame.slice(match.row_index + 1), [_col(i) for i in range(width)])
-        height = grid.height
+        headers = [str(h).strip() if h is not None and str(h).strip() else None for h in grid.row(match.row_index)]
+        first = match.row_index + 1
 
         def typed_dates(
-            column: int, _sheet: int = sheet_index, _rows: pl.Series = data_rows["_row"], _height: int = height
+            column: int, _sheet: int = sheet_index, _grid: pl.DataFrame = grid, _first: int = first
         ) -> pl.Series:
+            texts = _grid.get_column(_col(column)).slice(_first)
+            if all(TEXT_DATE_OR_BLANK.match(text) for text in texts.drop_nulls().to_list()):
+                return pl.Series(texts.name, [None] * len(texts), dtype=pl.Date)  # only text cells: none typed
             typed = reader.load_sheet(
                 _sheet, header_row=None, skip_rows=0, use_columns=[column], dtypes={column: "datetime"}
             ).to_polars()
             series = typed.to_series(0).cast(pl.Date, strict=False)
-            series = series.extend_constant(None, max(0, _height - len(series)))
-            return series.gather(_rows - 1)
+            series = series.extend_constant(None, max(0, _grid.height - len(series)))
+            return series.slice(_first, _grid.height - _first)
 
-        return RawSheet("xlsx", sheet, None, None, match.layout, match.row_index + 1, headers, data_rows, typed_dates)
+        cells = grid.slice(first)
+        return RawSheet("xlsx", sheet, None, None, match.layout, first, headers, cells, first + 1, typed_dates)
     ties = [e for e in errors if "several layouts" in e.message]
     if ties:
         raise ties[0]
