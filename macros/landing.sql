@@ -32,11 +32,19 @@
 
 {% macro landing_read(contract) -%}
     {#- read_parquet / read_json of one landing table, with the contract's column types for JSON. -#}
-    {%- set path = landing_path(contract['glob']) | replace("'", "''") -%}
-    {%- if contract['format'] == 'parquet' -%}
-        read_parquet('{{ path }}', hive_partitioning = false, union_by_name = true)
+    {%- if contract['glob'] is string -%}
+        {%- set path = "'" ~ (landing_path(contract['glob']) | replace("'", "''")) ~ "'" -%}
     {%- else -%}
-        read_json('{{ path }}', format = 'auto', columns = {
+        {%- set paths = [] -%}
+        {%- for glob in contract['glob'] -%}
+            {%- do paths.append("'" ~ (landing_path(glob) | replace("'", "''")) ~ "'") -%}
+        {%- endfor -%}
+        {%- set path = '[' ~ paths | join(', ') ~ ']' -%}
+    {%- endif -%}
+    {%- if contract['format'] == 'parquet' -%}
+        read_parquet({{ path }}, hive_partitioning = false, union_by_name = true)
+    {%- else -%}
+        read_json({{ path }}, format = 'auto', columns = {
         {%- for column in contract['columns'] -%}
             {{ column[0] }}: '{{ column[1] | upper }}'{{ ', ' if not loop.last }}
         {%- endfor -%}
@@ -44,16 +52,37 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro landing_relation(table_name) -%}
-    {#- select * from one landing table (typed and empty when no file exists yet). -#}
+{% macro landing_glob_of_years(contract, years) -%}
+    {#- The contract's glob narrowed to the partitions of `years` (a list of globs, those that match files). -#}
+    {%- if 'year=*' not in contract['glob'] -%}
+        {{ exceptions.raise_compiler_error(
+            "the landing glob " ~ contract['glob'] ~ " has no year=* partition to read by mapping year") }}
+    {%- endif -%}
+    {%- set globs = [] -%}
+    {%- for year in years -%}
+        {%- set glob = contract['glob'] | replace('year=*', 'year=' ~ year) -%}
+        {%- if landing_has_files(glob) -%}
+            {%- do globs.append(glob) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(globs) }}
+{%- endmacro %}
+
+{% macro landing_relation(table_name, years=none) -%}
+    {#- select * from one landing table (typed and empty when no file exists yet); with `years` (a list of mapping
+        years) only the files of those years' partitions are read. -#}
     {%- set lineage = source('landing', table_name) -%}
     {%- set records_lineage = source('landing', 'submissions') if table_name in ['registrations', 'rejects'] -%}
     {%- if execute -%}
         {%- set contract = landing_table(table_name) -%}
+        {%- if years is not none -%}
+            {%- set contract = dict(contract, glob=landing_glob_of_years(contract, years)) -%}
+        {%- endif -%}
         {%- set records = landing_table('submissions') -%}
         {%- set by_record = table_name in ['registrations', 'rejects'] -%}
-        {%- set visible = landing_has_files(contract['glob'])
-            and (not by_record or landing_has_files(records['glob'])) -%}
+        {%- set has_files = contract['glob'] | length > 0 if years is not none
+            else landing_has_files(contract['glob']) -%}
+        {%- set visible = has_files and (not by_record or landing_has_files(records['glob'])) -%}
     {%- endif -%}
     {%- if execute and visible -%}
         select * from {{ landing_read(contract) }}

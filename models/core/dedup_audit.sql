@@ -1,7 +1,9 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6)
 -- Every registration dropped by rule 3 (de-duplication), with the registration kept instead, the tie-break that
 -- decided and whether the two were registered in different municipalities (codes as registered).
 with registrations as (
     select * from {{ ref('int_deduplication') }}
+    where {{ in_build_years() }}
 ),
 
 final as (

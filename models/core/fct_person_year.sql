@@ -1,6 +1,8 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6)
 -- One row per person and mapping year after rules 1-5 (restricted: person-level data).
 with persons as (
     select * from {{ ref('int_harmonisation') }}
+    where {{ in_build_years() }}
 ),
 
 final as (

@@ -1,3 +1,4 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6)
 -- Return packages (warehouse.md "Returning data to each municipality"): every current registration (rule 1) with
 -- the municipality of the target structure its registered code harmonises to (rule 5), which is the package it
 -- belongs in, and the de-duplication outcome (rule 3) as that municipality may see it: counted here, counted in
@@ -5,6 +6,7 @@
 -- (named, with the deciding tie-break).
 with registrations as (
     select * from {{ ref('int_deduplication') }}
+    where {{ in_build_years() }}
 ),
 
 placed as (

@@ -74,17 +74,25 @@ def build(
             "--select", "-s", help="dbt node selection, e.g. 'staging+' (built on a copy of the current warehouse)"
         ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Rebuild every mapping year from an empty file, even when an incremental build would do"
+        ),
+    ] = False,
 ) -> None:
     """Run `dbt build` (seeds, models, tests) on the landing zone into a new warehouse file beside the current
     one, and swap it in only when every model and test is green. Readers of the current file are never blocked
     (they keep the old version until they reconnect); a failed build leaves the current warehouse untouched and
-    deletes the new file. Exit 1 when the build failed or was not swapped in."""
+    deletes the new file. When the current warehouse was built by the same project and settings, only the mapping
+    years of new submissions are recomputed (incremental, same tables as a full build; every test still runs).
+    Exit 1 when the build failed or was not swapped in."""
     from brukerplan.warehouse.build import BuildBlocked, build_warehouse
 
     settings = load_settings(landing=landing, warehouse=warehouse)
     with console.status("dbt build …") as status:
         try:
-            result = build_warehouse(settings, select, say=lambda msg: status.update(msg), quiet=False)
+            result = build_warehouse(settings, select, say=lambda msg: status.update(msg), quiet=False, full=full)
         except BuildBlocked as exc:
             console.print(f"[red]build refused:[/red] {exc}")
             raise typer.Exit(1) from exc
@@ -93,7 +101,8 @@ def build(
     for failure in outcome.failures:
         console.print(f"[red]failed:[/red] {failure}")
     state = "[green]ok[/green]" if outcome.success else "[red]FAILED[/red]"
-    console.print(f"dbt build {state} in {outcome.seconds:.1f} s ({summary})")
+    what = f"; {result.plan.describe()}" if result.plan is not None else ""
+    console.print(f"dbt build {state} in {outcome.seconds:.1f} s ({summary}{what})")
     if result.swapped:
         console.print(f"warehouse replaced: {result.warehouse} (open read-only connections keep the old version)")
         raise typer.Exit(0)

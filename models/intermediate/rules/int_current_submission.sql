@@ -1,8 +1,10 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6)
 -- Rule 1 (current submission): for each municipality and mapping year the rows that count are those of the latest
 -- delivery covering it - latest delivered_on, then highest delivery_seq, then the narrower scope (K over F over NO).
 -- A delivery covers the municipality-years where it has at least one landed row. Every landed row is kept here.
 with registrations as (
     select * from {{ ref('stg_landing__registrations') }}
+    where {{ in_build_years() }}
 ),
 
 submissions as (

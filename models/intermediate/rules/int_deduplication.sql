@@ -1,3 +1,4 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6)
 -- Rule 3 (de-duplication): a person counts once per mapping year nationally. Among the current registrations of a
 -- person and year keep one by, in order: (a) most complete (known values among the eight areas, the living index
 -- and the two service sets), (b) latest mapped_on, (c) agency priority (lowest agency_code), (d) earliest delivery
@@ -6,6 +7,7 @@
 -- registration differs from the kept one.
 with registrations as (
     select * from {{ ref('int_age') }}
+    where {{ in_build_years() }}
 ),
 
 agencies as (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from brukerplan.ingest.contract import landing_tables
+from brukerplan.warehouse.plan import landing_submissions
 from brukerplan.warehouse.record import RUNNING, BuildRecord, last_build_record, read_failed_attempt
 
 __all__ = ["BuildNotGreen", "BuildRecord", "GateResult", "check_build", "landing_submissions"]
@@ -31,12 +31,6 @@ class GateResult:
     build: BuildRecord
     missing: tuple[str, ...]  # submissions in the landing zone that the build did not read
     warnings: list[str] = field(default_factory=list)
-
-
-def landing_submissions(landing: Path) -> list[str]:
-    """Ids of the submissions in the landing zone: those whose record exists (warehouse.md, "Landing zone")."""
-    pattern = landing_tables()["submissions"].glob  # submissions/*.json, from the landing contract
-    return sorted(path.stem for path in landing.glob(pattern))
 
 
 def _listed(items: list[str] | tuple[str, ...]) -> str:

@@ -6,9 +6,10 @@ Builds never block readers and readers never see half a build (docs/decisions.md
    killed build (`<stem>.building-<pid>.duckdb`, its `.wal`) are removed.
 2. dbt builds `<stem>.building-<pid>.duckdb` in the same folder (0600; DuckDB names the catalog after the part
    of the file name before the first dot, so the new file's views name the same catalog as the live one's). A
-   full build starts from an empty file: nothing in the project keeps state in the warehouse between builds
-   (no incremental models or snapshots; seeds are loaded by every build). A `--select` build starts from a copy
-   of the live file, so the nodes it does not select stay as they were.
+   full build starts from an empty file (seeds are loaded by every build). A `--select` build starts from a copy
+   of the live file, so the nodes it does not select stay as they were. An incremental build (plan.py, decisions
+   W6) starts from a copy too and rebuilds the per-year models for the mapping years of the new submissions
+   only; everything else, tests included, runs as in a full build.
 3. Green = dbt succeeded and the new file's build record (meta.build_record, written by dbt itself) says a
    green `build`. Then the file is checkpointed (no `.wal` left), fsynced and renamed over the live file with
    os.replace while a read-only connection on the live file proves that no process writes it. Readers that
@@ -30,6 +31,7 @@ from brukerplan.restricted import private_dir, private_files
 from brukerplan.settings import Settings
 from brukerplan.warehouse.dbt_runner import DbtOutcome, run_dbt
 from brukerplan.warehouse.locks import build_lock, lock_holder
+from brukerplan.warehouse.plan import BuildPlan, fingerprint, plan_build, store_inputs
 from brukerplan.warehouse.record import BuildRecord, failed_attempt_path, last_build_record, note_failed_attempt
 
 Say = Callable[[str], None]
@@ -43,6 +45,7 @@ class BuildResult:
     record: BuildRecord | None  # the new build's record (None when dbt never got to write one)
     previous: BuildRecord | None  # the live warehouse's record when the build was not swapped in
     reason: str = ""  # why the new build was not swapped in
+    plan: BuildPlan | None = None  # full or incremental (None for a `--select` build)
 
 
 def building_path(warehouse: Path, pid: int | None = None) -> Path:
@@ -143,9 +146,9 @@ def _swap(building: Path, warehouse: Path) -> None:
 
 
 def build_warehouse(
-    settings: Settings, select: str | None = None, say: Say | None = None, quiet: bool = False
+    settings: Settings, select: str | None = None, say: Say | None = None, quiet: bool = False, full: bool = False
 ) -> BuildResult:
-    """Build the warehouse of `settings` as described in the module docs."""
+    """Build the warehouse of `settings` as described in the module docs (`full`: never incremental)."""
     tell = say or (lambda _msg: None)
     warehouse = settings.warehouse
     folder = private_dir(warehouse.parent)
@@ -155,10 +158,22 @@ def build_warehouse(
             _remove(leftover)
         building = building_path(warehouse)
         try:
+            plan: BuildPlan | None = None
+            print_ = fingerprint(settings)
             if select:
                 _copy_live(warehouse, building)
+            elif full or not warehouse.exists():
+                plan = BuildPlan(None, "asked for with --full" if full else "there is no warehouse yet")
+            else:
+                _copy_live(warehouse, building)
+                plan = plan_build(building, settings, print_)
+                if not plan.incremental:
+                    _remove(building)
+            if plan is not None:
+                tell(plan.describe())
             # unit tests check the SQL against fixed inputs: they run in `make test`, not in every data build (W3)
             args = ["build", "--exclude-resource-type", "unit_test"] + (["--select", select] if select else [])
+            args += plan.dbt_vars() if plan is not None else []
             outcome = run_dbt(
                 args,
                 settings.with_paths(warehouse=building),
@@ -170,14 +185,16 @@ def build_warehouse(
             if not outcome.success or record is None or not record.is_green_build:
                 reason = "dbt build failed" if not outcome.success else "its build record is not a green build"
                 note_failed_attempt(warehouse, reason, outcome.failures)
-                return BuildResult(outcome, warehouse, False, record, _read_record(warehouse), reason)
+                return BuildResult(outcome, warehouse, False, record, _read_record(warehouse), reason, plan)
+            if plan is not None:
+                store_inputs(building, print_)
             _checkpoint(building)
             try:
                 _swap(building, warehouse)
             except BuildBlocked as exc:
                 note_failed_attempt(warehouse, str(exc), [])
-                return BuildResult(outcome, warehouse, False, record, _read_record(warehouse), str(exc))
+                return BuildResult(outcome, warehouse, False, record, _read_record(warehouse), str(exc), plan)
             failed_attempt_path(warehouse).unlink(missing_ok=True)
-            return BuildResult(outcome, warehouse, True, record, None)
+            return BuildResult(outcome, warehouse, True, record, None, plan=plan)
         finally:
             _remove(building)
