@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from brukerplan.report.charts import BarGroup, Series, StackedBar, grouped_bars, line_chart, stacked_bars
 from brukerplan.report.figures import Figure, NumberFormat
 
@@ -56,7 +58,12 @@ def test_stacked_bar_with_withheld_share_is_hatched_and_unlabelled() -> None:
         StackedBar("Økonomi", [("green", "g", Figure(None, "share", withheld=True))], withheld=True),
     ]
     svg = str(stacked_bars(bars, {"green": "#0f0", "red": "#f00"}, NB, "t", "<5 / :"))
-    assert svg.count('fill="url(#hatch)"') == 1
+    assert svg.count('class="hatched"') == 1  # one hatched bar: grey with diagonal stripes clipped to it
+    [hatch] = re.findall(r'<svg class="hatched" x="170" y="34" width="538" height="20"[^>]*>(.*?)</svg>', svg)
+    assert '<rect x="170" y="34" width="538" height="20" fill="#eee"/>' in hatch
+    stripes = re.findall(r"M([-\d.]+) ([-\d.]+)L([-\d.]+) ([-\d.]+)", hatch)
+    assert len(stripes) > 538 / 8.5  # a stripe every 6·√2 along the bar, none left out
+    assert all(float(x0) + float(y0) == pytest.approx(float(x1) + float(y1), abs=0.02) for x0, y0, x1, y1 in stripes)
     assert "50\u00a0%" in svg
     assert "Økonomi, g" not in svg  # the withheld bar is not split into colours
 

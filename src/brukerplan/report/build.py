@@ -28,6 +28,9 @@ from brukerplan.settings import Settings
 
 # tabs printing at once in the one browser, while the pages are still being written (docs/decisions.md R5)
 PDF_WORKERS = 3
+# the printing browser's window: printing lays the page out again at the paper's size, so the screen view of each
+# page only costs raster work; a small window keeps that small (the PDFs are the same, docs/decisions.md R12)
+PRINT_WINDOW = (800, 100)
 
 
 class ReportUsageError(ValueError):
@@ -114,7 +117,7 @@ class PdfPrinter:
         self._work: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
         self._advance = advance
         self._workers = max(1, workers)
-        self._browser = Chromium(binary)
+        self._browser = Chromium(binary, window=PRINT_WINDOW)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.errors: list[str] = []

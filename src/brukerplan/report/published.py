@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,83 @@ class PublishedError(RuntimeError):
     """The published file is missing or lacks a table or column the reports need."""
 
 
-@dataclass(frozen=True)
+class _Layout:
+    """The columns of one published table: names, position of each, and the columns with a withheld flag."""
+
+    __slots__ = ("flag_positions", "names", "position", "withheld_cells")
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = tuple(names)
+        self.position = {name: i for i, name in enumerate(names)}
+        self.withheld_cells = self.position.get("withheld_cells")
+        self.flag_positions = tuple(
+            (c, self.position[c + WITHHELD_FLAG]) for c in names if c + WITHHELD_FLAG in self.position
+        )
+
+
 class Row:
-    values: dict[str, Any]
-    withheld: frozenset[str]
+    """One row of a published table: `get(column)`, `values` (column -> value) and `withheld` (the columns whose
+    `<column>_withheld` flag is true). Built from the fetched tuple when a page first asks for the row: a
+    report reads a small part of the file's million rows (docs/decisions.md R12)."""
+
+    __slots__ = ("_layout", "_raw", "_values", "_withheld")
+
+    def __init__(self, layout: _Layout, raw: tuple[Any, ...]) -> None:
+        self._layout = layout
+        self._raw = raw
+        self._values: dict[str, Any] | None = None
+        self._withheld: frozenset[str] | None = None
 
     def get(self, column: str) -> Any:
-        return self.values.get(column)
+        position = self._layout.position.get(column)
+        return None if position is None else self._raw[position]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            self._values = dict(zip(self._layout.names, self._raw, strict=True))
+        return self._values
+
+    @property
+    def withheld(self) -> frozenset[str]:
+        if self._withheld is None:
+            self._withheld = _withheld_of(self._layout, self._raw)
+        return self._withheld
+
+
+class Table(Mapping[tuple[Any, ...], Row]):
+    """The rows of one published table by their key columns' values (the last row wins, as in a dict)."""
+
+    def __init__(self, names: list[str], keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        self._layout = _Layout(names)
+        positions = [self._layout.position[k] for k in keys]
+        if len(positions) == 1:
+            only = positions[0]
+            self._raw = {(r[only],): r for r in rows}
+        else:
+            self._raw = dict(zip(map(itemgetter(*positions), rows), rows, strict=True))
+        self._rows: dict[tuple[Any, ...], Row] = {}
+
+    def __getitem__(self, key: tuple[Any, ...]) -> Row:
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = Row(self._layout, self._raw[key])
+        return row
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def column(self, column: str) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        """(key, value of `column`) of every row, without building the rows."""
+        position = self._layout.position.get(column)
+        for key, raw in self._raw.items():
+            yield key, (None if position is None else raw[position])
 
 
 @dataclass
@@ -53,7 +125,7 @@ class Published:
     path: Path
     threshold: int
     metadata: dict[str, Any]
-    tables: dict[str, dict[tuple[Any, ...], Row]]
+    tables: dict[str, Table]
     keys: dict[str, tuple[str, ...]]
     geographies: dict[tuple[str, str], Geography]
     years: tuple[int, ...]
@@ -78,11 +150,11 @@ class Published:
 EMPTY: frozenset[str] = frozenset()
 
 
-def _withheld_of(values: dict[str, Any], flags: tuple[str, ...]) -> frozenset[str]:
-    """The columns of a row whose `<column>_withheld` flag is true (`flags`: the table's flagged columns)."""
-    if not values.get("withheld_cells"):
+def _withheld_of(layout: _Layout, raw: tuple[Any, ...]) -> frozenset[str]:
+    """The columns of a row whose `<column>_withheld` flag is true."""
+    if layout.withheld_cells is None or not raw[layout.withheld_cells]:
         return EMPTY
-    return frozenset(c for c in flags if values[c + WITHHELD_FLAG] is True)
+    return frozenset(c for c, position in layout.flag_positions if raw[position] is True)
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -166,15 +238,12 @@ def load_published(path: Path, config: ReportConfig, default_threshold: int) -> 
         metadata = _metadata(con, columns["publication_metadata"])
         threshold = int(metadata.get("suppression_threshold") or default_threshold)
         groups = list(config.groups)
-        tables: dict[str, dict[tuple[Any, ...], Row]] = {}
+        tables: dict[str, Table] = {}
         for table, keys in config.tables.items():
             where = " where user_group in (select unnest(?))" if "user_group" in keys else ""
-            params = [groups] if where else []
-            flags = tuple(c for c in columns[table] if c + WITHHELD_FLAG in columns[table])
-            index: dict[tuple[Any, ...], Row] = {}
-            for values in _fetch(con, f"select * from {table}{where}", params):
-                index[tuple(values[k] for k in keys)] = Row(values, _withheld_of(values, flags))
-            tables[table] = index
+            cursor = con.execute(f"select * from {table}{where}", [groups] if where else [])
+            names = [d[0] for d in cursor.description]
+            tables[table] = Table(names, tuple(keys), cursor.fetchall())
         labels = {
             "service": _labels(con, "dim_service", "service_code", columns.get("dim_service", set())),
             "area": _labels(con, "dim_area", "area_code", columns.get("dim_area", set()))
@@ -216,7 +285,7 @@ def load_published(path: Path, config: ReportConfig, default_threshold: int) -> 
             data_quality[(level, code, int(year))].append(row)
 
     service_labels = labels["service"]
-    order_in_mart = {str(k[4]): r.get("service_order") for k, r in tables["mart_services"].items()}
+    order_in_mart = {str(k[4]): order for k, order in tables["mart_services"].column("service_order")}
     service_order = tuple(
         sorted(
             order_in_mart,
