@@ -11,6 +11,10 @@ build of the same project would have left:
   and dbt/DuckDB versions and the one setting the models read (the landing root);
 * every submission it read is still in the landing zone (the zone only grows; anything else is a different zone).
 
+"Read" means: with rows in its `staging.stg_landing__registrations`, the table every per-year model is built from.
+Not the build record's list (staging's submissions): a submission landed while a build ran can be in that list
+without its rows, and would then never be built.
+
 Otherwise, or with `--full`, the build is full. No dbt import here."""
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from brukerplan.settings import Settings
 from brukerplan.warehouse.record import SCHEMA, last_build_record
 
 INPUTS_TABLE = "build_inputs"
+REGISTRATIONS = ("staging", "stg_landing__registrations")
 PROJECT_PARTS = ("models", "macros", "seeds", "dbt_project.yml", "profiles.yml")
 """What in the project decides the warehouse's tables (tests, analyses and docs do not)."""
 
@@ -83,17 +88,29 @@ class BuildPlan:
         return f"incremental build: mapping years {years} ({self.reason})"
 
 
-def _stored_inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
-    """(invocation id, fingerprint) of the build that wrote the warehouse, if it wrote them."""
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     exists = con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ? "
         "and table_name = ?",
-        [SCHEMA, INPUTS_TABLE],
+        [schema, table],
     ).fetchone()
-    if not exists or not exists[0]:
+    return bool(exists and exists[0])
+
+
+def _stored_inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """(invocation id, fingerprint) of the build that wrote the warehouse, if it wrote them."""
+    if not _has_table(con, SCHEMA, INPUTS_TABLE):
         return None
     row = con.execute(f"select invocation_id, fingerprint from {SCHEMA}.{INPUTS_TABLE}").fetchone()
     return (str(row[0]), str(row[1])) if row else None
+
+
+def _read_submissions(con: duckdb.DuckDBPyConnection) -> set[str] | None:
+    """The submissions whose rows the per-year models were built from (None: no such table)."""
+    if not _has_table(con, *REGISTRATIONS):
+        return None
+    rows = con.execute(f"select distinct submission_id from {'.'.join(REGISTRATIONS)}").fetchall()
+    return {str(row[0]) for row in rows}
 
 
 def plan_build(copy: Path, settings: Settings, print_: str) -> BuildPlan:
@@ -103,6 +120,7 @@ def plan_build(copy: Path, settings: Settings, print_: str) -> BuildPlan:
     try:
         record = last_build_record(con)
         stored = _stored_inputs(con)
+        read = _read_submissions(con)
     finally:
         con.close()
     if record is None or not record.is_green_build or record.selection:
@@ -111,7 +129,8 @@ def plan_build(copy: Path, settings: Settings, print_: str) -> BuildPlan:
         return BuildPlan(None, "the live warehouse has no build inputs of its last build")
     if stored[1] != print_:
         return BuildPlan(None, "the project, the settings or the versions changed since the live warehouse was built")
-    read = set(record.submission_ids or ())
+    if read is None:
+        return BuildPlan(None, "the live warehouse has no staged registrations")
     present = set(landing_submissions(settings.landing))
     if not read <= present:
         return BuildPlan(
