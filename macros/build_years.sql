@@ -47,8 +47,9 @@
 {%- endmacro %}
 
 {% macro delete_build_years() -%}
-    {#- Pre-hook: the live rows of the build years go (nothing when the table is being created). -#}
-    {%- if is_incremental() -%}
+    {#- Pre-hook: the live rows of the build years go (nothing when the table is being created). is_incremental()
+        is asked only with build years: a unit test has no relation to ask about. -#}
+    {%- if build_years() is not none and is_incremental() -%}
         delete from {{ this }} where mapping_year in ({{ year_list(build_years()) }})
     {%- else -%}
         select 1
@@ -57,7 +58,7 @@
 
 {% macro in_build_years(column='mapping_year') -%}
     {#- A where condition: true for every row in a full build, only for the build years' rows in an incremental one. -#}
-    {%- if is_incremental() -%}
+    {%- if build_years() is not none and is_incremental() -%}
         {{ column }} in ({{ year_list(build_years()) }})
     {%- else -%}
         true

@@ -2,4 +2,5 @@
     every model and test that selects from it (decisions C10). Per year (decisions W6): an incremental build reads
     only the partitions of its build years. -#}
 {{ config(**per_year_config()) }}
-{{ staged(landing_relation('registrations', build_years() if is_incremental() else none)) }}
+{%- set years = build_years() if build_years() is not none and is_incremental() else none %}
+{{ staged(landing_relation('registrations', years)) }}

@@ -165,8 +165,11 @@ def build_warehouse(
             elif full or not warehouse.exists():
                 plan = BuildPlan(None, "asked for with --full" if full else "there is no warehouse yet")
             else:
-                _copy_live(warehouse, building)
-                plan = plan_build(building, settings, print_)
+                try:
+                    _copy_live(warehouse, building)
+                    plan = plan_build(building, settings, print_)
+                except BuildBlocked as exc:  # a full build then, refused at the swap if the writer is still there
+                    plan = BuildPlan(None, f"the live warehouse cannot be copied: {exc}")
                 if not plan.incremental:
                     _remove(building)
             if plan is not None:
