@@ -24,28 +24,21 @@ persons as (
         person_id,
         mapping_year,
         municipality_code,
-        user_group
+        user_group as finest_group,
+        layout,
+        services_received,
+        services_recommended
     from {{ ref('fct_person_year') }}
-),
-
-person_services as (
-    select
-        person_id,
-        mapping_year,
-        municipality_code,
-        user_group,
-        service_code,
-        received,
-        recommended,
-        status
-    from {{ ref('fct_person_year_service') }}
 ),
 
 services as (
     select
         service_code,
         sort_order as service_order,
-        level as service_level
+        level as service_level,
+        asked_in_v1,
+        asked_in_v2,
+        asked_in_v3
     from {{ ref('dim_service') }}
 ),
 
@@ -56,14 +49,6 @@ group_rollup as (
     from {{ ref('int_user_group_rollup') }}
 ),
 
-services_asked as (
-    -- a service is asked in a year when that year's layout has it: every person-year then has a row for it
-    select distinct
-        mapping_year,
-        service_code
-    from person_services
-),
-
 geography_rollup as (
     select
         municipality_code,
@@ -72,93 +57,273 @@ geography_rollup as (
     from {{ ref('int_geography_rollup') }}
 ),
 
-person_geographies as (
-    -- each person-year at its three geographies
+layouts as (
+    select distinct
+        mapping_year,
+        layout
+    from persons
+),
+
+services_asked as (
+    -- a service is asked in a year when that year's layout has it: every person-year then has a row for it
+    select distinct
+        layouts.mapping_year,
+        services.service_code
+    from layouts
+    inner join services
+        on {{ asked_in_layout('layouts.layout', 'services') }}
+),
+
+person_layouts as (
+    -- persons per year, municipality, group and layout, by which of their two sets of services are known
     select
+        mapping_year,
+        municipality_code,
+        finest_group as user_group,
+        layout,
+        count(*) filter (
+            where services_received is not null and services_recommended is not null
+        ) as persons_status_known,
+        count(*) filter (where services_received is null or services_recommended is null) as persons_status_unknown,
+        count(services_received) as received_set_known,
+        count(services_recommended) as recommended_set_known
+    from persons
+    group by all
+),
+
+received_services as (
+    select
+        person_id,
+        mapping_year,
+        municipality_code,
+        finest_group as user_group,
+        layout,
+        services_recommended,
+        unnest(list_distinct(services_received)) as service_code
+    from persons
+),
+
+recommended_services as (
+    select
+        person_id,
+        mapping_year,
+        municipality_code,
+        finest_group as user_group,
+        layout,
+        services_received,
+        unnest(list_distinct(services_recommended)) as service_code
+    from persons
+),
+
+person_services as (
+    -- the counts of rule 7 at the finest grain (year, municipality, group, service asked), read from the persons'
+    -- sets of services instead of a row per person and service, each a sum over three parts: the persons by
+    -- layout, the services received and those recommended ("none" = persons with both sets known less the
+    -- received and the new)
+    select
+        person_layouts.mapping_year,
+        person_layouts.municipality_code,
+        person_layouts.user_group,
+        services.service_code,
+        person_layouts.persons_status_known,
+        person_layouts.persons_status_unknown,
+        person_layouts.received_set_known,
+        person_layouts.recommended_set_known,
+        person_layouts.persons_status_known as status_none
+    from person_layouts
+    inner join services
+        on {{ asked_in_layout('person_layouts.layout', 'services') }}
+    union all by name
+    select
+        received_services.mapping_year,
+        received_services.municipality_code,
+        received_services.user_group,
+        received_services.service_code,
+        count(*) as received_in_known_set,
+        count(*) filter (
+            where list_contains(received_services.services_recommended, received_services.service_code)
+        ) as status_continue,
+        count(*) filter (
+            where not list_contains(received_services.services_recommended, received_services.service_code)
+        ) as status_end,
+        count(*) filter (where received_services.services_recommended is not null) as received,
+        -count(*) filter (where received_services.services_recommended is not null) as status_none
+    from received_services
+    inner join services
+        on
+            received_services.service_code = services.service_code
+            and ({{ asked_in_layout('received_services.layout', 'services') }})
+    group by all
+    union all by name
+    select
+        recommended_services.mapping_year,
+        recommended_services.municipality_code,
+        recommended_services.user_group,
+        recommended_services.service_code,
+        count(*) as recommended_in_known_set,
+        count(*) filter (
+            where not list_contains(recommended_services.services_received, recommended_services.service_code)
+        ) as status_new,
+        count(*) filter (where recommended_services.services_received is not null) as recommended,
+        -count(*) filter (
+            where not list_contains(recommended_services.services_received, recommended_services.service_code)
+        ) as status_none
+    from recommended_services
+    inner join services
+        on
+            recommended_services.service_code = services.service_code
+            and ({{ asked_in_layout('recommended_services.layout', 'services') }})
+    group by all
+),
+
+candidate_next_years as (
+    -- the next mappings a person-year can be followed to: of the cells its municipality and group count in
+    select distinct
         persons.person_id,
         persons.mapping_year,
-        persons.user_group as finest_group,
-        geography_rollup.geo_level,
-        geography_rollup.geo_code
+        participation.next_mapping_year
     from persons
     inner join geography_rollup
         on persons.municipality_code = geography_rollup.municipality_code
+    inner join group_rollup
+        on persons.finest_group = group_rollup.finest_group
+    inner join participation
+        on
+            geography_rollup.geo_level = participation.geo_level
+            and geography_rollup.geo_code = participation.geo_code
+            and persons.mapping_year = participation.mapping_year
+            and group_rollup.user_group = participation.user_group
+    where participation.next_mapping_year is not null
 ),
 
-followed_up as (
-    -- persons of a cell who were mapped again at the next mapping of the same geography for the same group
+mapped_again as (
+    -- a person-year and the same person at one of its next mappings (any municipality)
     select
         this_mapping.person_id,
         this_mapping.mapping_year,
-        this_mapping.geo_level,
-        this_mapping.geo_code,
-        group_rollup.user_group,
-        participation.next_mapping_year
-    from person_geographies as this_mapping
+        this_mapping.municipality_code,
+        this_mapping.finest_group,
+        this_mapping.layout,
+        this_mapping.services_recommended,
+        next_mapping.mapping_year as next_mapping_year,
+        next_mapping.municipality_code as next_municipality_code,
+        next_mapping.layout as next_layout,
+        next_mapping.services_received as next_services_received
+    from persons as this_mapping
+    inner join candidate_next_years
+        on
+            this_mapping.person_id = candidate_next_years.person_id
+            and this_mapping.mapping_year = candidate_next_years.mapping_year
+    inner join persons as next_mapping
+        on
+            candidate_next_years.person_id = next_mapping.person_id
+            and candidate_next_years.next_mapping_year = next_mapping.mapping_year
+),
+
+{%- set pair = ['mapping_year', 'municipality_code', 'finest_group', 'next_mapping_year', 'next_municipality_code'] %}
+
+pair_counts as (
+    -- persons per year, municipality and group followed to a next mapping year and municipality: the grain the
+    -- follow-up counts are taken at before they are summed into cells
+    select
+        {{ pair | join(', ') }},
+        count(*) as mapped_again
+    from mapped_again
+    group by all
+),
+
+{%- set received_next -%}
+    list_contains(mapped_again.next_services_received, services.service_code)
+    and ({{ asked_in_layout('mapped_again.next_layout', 'services') }})
+{%- endset %}
+{%- set recommended -%}
+    list_contains(mapped_again.services_recommended, services.service_code)
+    and ({{ asked_in_layout('mapped_again.layout', 'services') }})
+{%- endset %}
+
+pair_services as (
+    -- per pair and service: received at the next mapping, recommended at this one, or both
+    select
+        {%- for column in pair %}
+        mapped_again.{{ column }},
+        {%- endfor %}
+        services.service_code,
+        count(*) filter (where {{ received_next }}) as received_at_next_mapping,
+        count(*) filter (where ({{ received_next }}) and ({{ recommended }})) as recommended_received_at_next_mapping,
+        count(*) filter (where {{ recommended }}) as recommended_mapped_again_at_next_mapping
+    from mapped_again
+    inner join services
+        on ({{ received_next }}) or ({{ recommended }})
+    group by all
+),
+
+pair_geographies as materialized (
+    -- the geographies a pair's municipality is in in both years (materialized: joined before the groups)
+    select
+        {%- for column in pair %}
+        pair_counts.{{ column }},
+        {%- endfor %}
+        this_geography.geo_level,
+        this_geography.geo_code
+    from pair_counts
+    inner join geography_rollup as this_geography
+        on pair_counts.municipality_code = this_geography.municipality_code
+    inner join geography_rollup as next_geography
+        on
+            pair_counts.next_municipality_code = next_geography.municipality_code
+            and this_geography.geo_level = next_geography.geo_level
+            and this_geography.geo_code = next_geography.geo_code
+),
+
+pair_cells as (
+    -- the cells a pair counts in: those geographies, for the groups of its finest group, whose next mapping is the
+    -- pair's next year
+    select
+        {%- for column in pair %}
+        pair_geographies.{{ column }},
+        {%- endfor %}
+        participation.geo_level,
+        participation.geo_code,
+        participation.user_group
+    from pair_geographies
     inner join group_rollup
-        on this_mapping.finest_group = group_rollup.finest_group
+        on pair_geographies.finest_group = group_rollup.finest_group
     inner join participation
         on
-            this_mapping.geo_level = participation.geo_level
-            and this_mapping.geo_code = participation.geo_code
-            and this_mapping.mapping_year = participation.mapping_year
+            pair_geographies.geo_level = participation.geo_level
+            and pair_geographies.geo_code = participation.geo_code
+            and pair_geographies.mapping_year = participation.mapping_year
             and group_rollup.user_group = participation.user_group
-    inner join person_geographies as next_mapping
-        on
-            this_mapping.person_id = next_mapping.person_id
-            and this_mapping.geo_level = next_mapping.geo_level
-            and this_mapping.geo_code = next_mapping.geo_code
-            and participation.next_mapping_year = next_mapping.mapping_year
+            and pair_geographies.next_mapping_year = participation.next_mapping_year
 ),
 
 followed_up_counts as (
     select
-        geo_level,
-        geo_code,
-        mapping_year,
-        user_group,
-        count(*) as mapped_again_at_next_mapping
-    from followed_up
+        pair_cells.geo_level,
+        pair_cells.geo_code,
+        pair_cells.mapping_year,
+        pair_cells.user_group,
+        sum(pair_counts.mapped_again)::bigint as mapped_again_at_next_mapping
+    from pair_cells
+    inner join pair_counts
+        on {{ same_keys('pair_cells', 'pair_counts', pair) }}
     group by all
 ),
 
-received_next as (
+service_follow_up as (
     select
-        followed_up.geo_level,
-        followed_up.geo_code,
-        followed_up.mapping_year,
-        followed_up.user_group,
-        next_services.service_code,
-        count(*) as received_at_next_mapping,
-        count(*) filter (where this_services.recommended) as recommended_received_at_next_mapping
-    from followed_up
-    inner join person_services as next_services
-        on
-            followed_up.person_id = next_services.person_id
-            and followed_up.next_mapping_year = next_services.mapping_year
-    left join person_services as this_services
-        on
-            followed_up.person_id = this_services.person_id
-            and followed_up.mapping_year = this_services.mapping_year
-            and next_services.service_code = this_services.service_code
-    where next_services.received
-    group by all
-),
-
-recommended_followed_up as (
-    select
-        followed_up.geo_level,
-        followed_up.geo_code,
-        followed_up.mapping_year,
-        followed_up.user_group,
-        this_services.service_code,
-        count(*) as recommended_mapped_again_at_next_mapping
-    from followed_up
-    inner join person_services as this_services
-        on
-            followed_up.person_id = this_services.person_id
-            and followed_up.mapping_year = this_services.mapping_year
-    where this_services.recommended
+        pair_cells.geo_level,
+        pair_cells.geo_code,
+        pair_cells.mapping_year,
+        pair_cells.user_group,
+        pair_services.service_code,
+        sum(pair_services.received_at_next_mapping)::bigint as received_at_next_mapping,
+        sum(pair_services.recommended_received_at_next_mapping)::bigint as recommended_received_at_next_mapping,
+        sum(pair_services.recommended_mapped_again_at_next_mapping)::bigint
+            as recommended_mapped_again_at_next_mapping
+    from pair_cells
+    inner join pair_services
+        on {{ same_keys('pair_cells', 'pair_services', pair) }}
     group by all
 ),
 
@@ -166,19 +331,19 @@ rolled_up as (
     {% call rollup_to_participating(
         'person_services', keys=['service_code'], key_values='services_asked', key_values_by=['mapping_year']
     ) %}
-        count(*) filter (where status != 'unknown') as persons_status_known,
-        count(*) filter (where status = 'unknown') as persons_status_unknown,
-        count(*) filter (where status in ('continue', 'end')) as received,
-        count(*) filter (where status in ('continue', 'new')) as recommended,
-        count(*) filter (where status = 'continue') as status_continue,
-        count(*) filter (where status = 'new') as status_new,
-        count(*) filter (where status = 'end') as status_end,
-        count(*) filter (where status = 'none') as status_none,
-        -- received and recommended from here on are the person's columns (a column wins over an alias)
-        count(received) as received_set_known,
-        count(*) filter (where received) as received_in_known_set,
-        count(recommended) as recommended_set_known,
-        count(*) filter (where recommended) as recommended_in_known_set
+        -- each count a sum over the parts of person_services
+        coalesce(sum(persons_status_known), 0)::bigint as persons_status_known,
+        coalesce(sum(persons_status_unknown), 0)::bigint as persons_status_unknown,
+        coalesce(sum(received), 0)::bigint as received,
+        coalesce(sum(recommended), 0)::bigint as recommended,
+        coalesce(sum(status_continue), 0)::bigint as status_continue,
+        coalesce(sum(status_new), 0)::bigint as status_new,
+        coalesce(sum(status_end), 0)::bigint as status_end,
+        coalesce(sum(status_none), 0)::bigint as status_none,
+        coalesce(sum(received_set_known), 0)::bigint as received_set_known,
+        coalesce(sum(received_in_known_set), 0)::bigint as received_in_known_set,
+        coalesce(sum(recommended_set_known), 0)::bigint as recommended_set_known,
+        coalesce(sum(recommended_in_known_set), 0)::bigint as recommended_in_known_set
     {% endcall %}
 ),
 
@@ -205,21 +370,20 @@ combined as (
         end as mapped_again_at_next_mapping,
         case
             when cells.is_asked_at_next_mapping
-                then coalesce(recommended_followed_up.recommended_mapped_again_at_next_mapping, 0)
+                then coalesce(service_follow_up.recommended_mapped_again_at_next_mapping, 0)
         end as recommended_mapped_again_at_next_mapping,
         case
-            when cells.is_asked_at_next_mapping then coalesce(received_next.received_at_next_mapping, 0)
+            when cells.is_asked_at_next_mapping then coalesce(service_follow_up.received_at_next_mapping, 0)
         end as received_at_next_mapping,
         case
-            when cells.is_asked_at_next_mapping then coalesce(received_next.recommended_received_at_next_mapping, 0)
+            when cells.is_asked_at_next_mapping
+                then coalesce(service_follow_up.recommended_received_at_next_mapping, 0)
         end as recommended_received_at_next_mapping
     from cells
     left join followed_up_counts
         on {{ same_keys('cells', 'followed_up_counts', cell) }}
-    left join recommended_followed_up
-        on {{ same_keys('cells', 'recommended_followed_up', cell + ['service_code']) }}
-    left join received_next
-        on {{ same_keys('cells', 'received_next', cell + ['service_code']) }}
+    left join service_follow_up
+        on {{ same_keys('cells', 'service_follow_up', cell + ['service_code']) }}
 )
 
 select
