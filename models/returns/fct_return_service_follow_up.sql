@@ -11,31 +11,45 @@ services as (
     select * from {{ ref('dim_service') }}
 ),
 
-asked as (
+followed as (
+    -- each person-year with the sets of the same person's next mapping by the same municipality (one row a person,
+    -- not a service: the services are crossed in below)
     select
         person_years.municipality_code,
         person_years.person_id,
         person_years.mapping_year,
-        services.service_code,
         person_years.person_next_mapping_year,
-        list_contains(person_years.services_received, services.service_code) as is_received,
-        list_contains(person_years.services_recommended, services.service_code) as is_recommended
+        person_years.layout,
+        person_years.services_received,
+        person_years.services_recommended,
+        next_year.layout as next_layout,
+        next_year.services_received as next_services_received
     from person_years
-    inner join services
-        on {{ asked_in_layout('person_years.layout', 'services') }}
+    left join person_years as next_year
+        on
+            person_years.municipality_code = next_year.municipality_code
+            and person_years.person_id = next_year.person_id
+            and person_years.person_next_mapping_year = next_year.mapping_year
 ),
 
 final as (
     select
-        asked.*,
-        case when asked.is_recommended then next_year.is_received end as is_received_at_next_mapping
-    from asked
-    left join asked as next_year
-        on
-            asked.municipality_code = next_year.municipality_code
-            and asked.person_id = next_year.person_id
-            and asked.person_next_mapping_year = next_year.mapping_year
-            and asked.service_code = next_year.service_code
+        followed.municipality_code,
+        followed.person_id,
+        followed.mapping_year,
+        services.service_code,
+        followed.person_next_mapping_year,
+        list_contains(followed.services_received, services.service_code) as is_received,
+        list_contains(followed.services_recommended, services.service_code) as is_recommended,
+        case
+            when
+                list_contains(followed.services_recommended, services.service_code)
+                and ({{ asked_in_layout('followed.next_layout', 'services') }})
+                then list_contains(followed.next_services_received, services.service_code)
+        end as is_received_at_next_mapping
+    from followed
+    inner join services
+        on {{ asked_in_layout('followed.layout', 'services') }}
 )
 
 -- stored by municipality: `brukerplan return` reads one municipality at a time and DuckDB skips the rest
