@@ -31,3 +31,14 @@
     or ({{ layout }} = 'v2' and {{ services }}.asked_in_v2)
     or ({{ layout }} = 'v3' and {{ services }}.asked_in_v3)
 {%- endmacro %}
+
+{% macro colour_severity(colour) -%}
+    {#- A colour as a severity to compare over time: green 1 < yellow 2 < red 3; blue (blålys, the index only) counts
+        as red; unknown is null. -#}
+    case {{ colour }}
+        when 'green' then 1
+        when 'yellow' then 2
+        when 'red' then 3
+        when 'blue' then 3
+    end
+{%- endmacro %}

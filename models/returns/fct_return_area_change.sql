@@ -11,18 +11,44 @@ areas as (
     select area_code from {{ ref('dim_area') }}
 ),
 
+{%- set area_names = area_columns().split(',') | map('trim') | list %}
+
+with_previous as (
+    -- each person-year beside the same person's previous mapping by the same municipality (one row a person, not
+    -- an area: the areas are unpivoted in pairs below)
+    select
+        {%- for column in area_names %}
+            person_years.{{ column }},
+            previous_year.{{ column }} as previous_{{ column }},
+        {%- endfor %}
+        person_years.municipality_code,
+        person_years.person_id,
+        person_years.mapping_year,
+        person_years.person_previous_mapping_year
+    from person_years
+    left join person_years as previous_year
+        on
+            person_years.municipality_code = previous_year.municipality_code
+            and person_years.person_id = previous_year.person_id
+            and person_years.person_previous_mapping_year = previous_year.mapping_year
+),
+
 colours as (
     select
         * exclude (column_name),
         case when column_name = 'living_index' then column_name else substr(column_name, 6) end as area_code
-    from (
-        unpivot person_years
-        on {{ area_columns() }}
-        into name column_name value colour
+    from with_previous
+    unpivot include nulls (
+        (colour, previous_colour) for column_name in (
+            {%- for column in area_names %}
+                ({{ column }}, previous_{{ column }}) as {{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
     )
+    where colour is not null  -- as a plain unpivot drops a blank colour (include nulls keeps a first mapping)
 ),
 
-ranked as (
+compared as (
     select
         colours.municipality_code,
         colours.person_id,
@@ -30,24 +56,12 @@ ranked as (
         colours.area_code,
         colours.colour,
         colours.person_previous_mapping_year,
-        case colours.colour
-            when 'green' then 1
-            when 'yellow' then 2
-            when 'red' then 3
-            when 'blue' then 3
-        end as severity
+        colours.previous_colour,
+        {{ colour_severity('colours.colour') }} as severity,
+        {{ colour_severity('colours.previous_colour') }} as previous_severity
     from colours
     inner join areas
         on colours.area_code = areas.area_code
-),
-
-compared as (
-    select
-        *,
-        lag(colour) over person_area as previous_colour,
-        lag(severity) over person_area as previous_severity
-    from ranked
-    window person_area as (partition by municipality_code, person_id, area_code order by mapping_year)
 ),
 
 final as (
