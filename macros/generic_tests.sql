@@ -46,10 +46,18 @@
 
 {% macro tested_node(model, test_name, kinds=['model', 'seed']) %}
     {#- The graph node (of one of `kinds`, in this project) a model-level generic test reads its column
-        declarations from; an error naming the test when `model` is none of them (e.g. a `where` config). -#}
+        declarations from; an error naming the test when `model` is none of them (e.g. a `where` config). The
+        build years' rows of a per-year model (duckdb__get_where_subquery in build_years.sql) are read as that
+        model. -#}
+    {%- set identifier = model.identifier if model.identifier is defined else none %}
+    {%- set per_year = modules.re.fullmatch(
+        '\\(select \\* from "[^"]+"\\."[^"]+"\\."([^"]+)" where mapping_year in \\((?:null|[0-9, ]+)\\)\\) dbt_subquery',
+        model | string
+    ) if identifier is none else none %}
+    {%- if per_year %}{% set identifier = per_year.group(1) %}{% endif %}
     {%- set found = [] %}
     {%- for kind in kinds %}
-        {%- set node = graph.nodes.get(kind ~ '.' ~ project_name ~ '.' ~ model.identifier) %}
+        {%- set node = graph.nodes.get(kind ~ '.' ~ project_name ~ '.' ~ identifier) %}
         {%- if node is not none and not found %}{% do found.append(node) %}{% endif %}
     {%- endfor %}
     {%- if not found %}
