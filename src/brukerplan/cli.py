@@ -181,6 +181,8 @@ def report(
         console.print(f"[yellow]PDFs skipped:[/yellow] {result.pdf_skipped}")
     for error in result.pdf_errors[:10]:
         console.print(f"[red]PDF failed:[/red] {error}")
+    for fallback in result.pdf_fallbacks[:10]:
+        console.print(f"[yellow]printed page by page (decisions R13):[/yellow] {fallback}")
     raise typer.Exit(0 if result.ok else 1)
 
 

@@ -20,9 +20,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from brukerplan.report.browser import BrowserError, Chromium, find_chromium
+from brukerplan.report.browser import BrowserError, Chromium, Tab, find_chromium
 from brukerplan.report.config import LANGUAGES, load_config, load_labels
 from brukerplan.report.pages import PageBuilder
+from brukerplan.report.printdoc import print_document, read_page, split_pdf
 from brukerplan.report.published import COUNTRY_CODE, GEO_LEVELS, Geography, load_published
 from brukerplan.settings import Settings
 
@@ -31,6 +32,8 @@ PDF_WORKERS = 3
 # the printing browser's window: printing lays the page out again at the paper's size, so the screen view of each
 # page only costs raster work; a small window keeps that small (the PDFs are the same, docs/decisions.md R12)
 PRINT_WINDOW = (800, 100)
+# pages printed as one document and cut back into a PDF each (docs/decisions.md R13)
+PRINT_BATCH = 8
 
 
 class ReportUsageError(ValueError):
@@ -49,6 +52,7 @@ class ReportResult:
     seconds: float = 0.0
     pdf_skipped: str | None = None
     pdf_errors: list[str] = field(default_factory=list)
+    pdf_fallbacks: list[str] = field(default_factory=list)  # batches printed page by page (R13), and why
     browser: str = ""
 
     @property
@@ -111,18 +115,32 @@ def _write(path: Path, text: str) -> None:
 class PdfPrinter:
     """Prints (html, pdf) pairs with one browser and `workers` tabs while the pages are still being written: a
     page is handed over as soon as it is on disk (`submit`), so Chromium prints while Python renders the next
-    pages and both cores work. `finish` waits for the last PDF; returns the errors and the browser version."""
+    pages and both cores work. Pages are printed `batch` at a time as one print document and the PDF cut back
+    into one file per page (docs/decisions.md R13); a batch that cannot be printed so is printed page by page.
+    `finish` waits for the last PDF; returns the errors and the browser version."""
 
-    def __init__(self, binary: str, advance: Callable[[], None], workers: int = PDF_WORKERS) -> None:
-        self._work: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
+    def __init__(
+        self,
+        binary: str,
+        advance: Callable[[], None],
+        workdir: Path,
+        workers: int = PDF_WORKERS,
+        batch: int = PRINT_BATCH,
+    ) -> None:
+        self._work: queue.Queue[list[tuple[Path, Path]] | None] = queue.Queue()
         self._advance = advance
+        self._workdir = workdir
         self._workers = max(1, workers)
+        self._batch_size = max(1, batch)
+        self._batch: list[tuple[Path, Path]] = []
         self._browser = Chromium(binary, window=PRINT_WINDOW)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.errors: list[str] = []
+        self.fallbacks: list[str] = []  # batches printed page by page, and why
 
     def __enter__(self) -> PdfPrinter:
+        self._workdir.mkdir(parents=True, exist_ok=True)
         self._browser.__enter__()
         self._threads = [threading.Thread(target=self._run, name=f"pdf-{i}") for i in range(self._workers)]
         for thread in self._threads:
@@ -134,10 +152,16 @@ class PdfPrinter:
         self._browser.close()
 
     def submit(self, html: Path, pdf: Path) -> None:
-        self._work.put((html, pdf))
+        self._batch.append((html, pdf))
+        if len(self._batch) >= self._batch_size:
+            self._work.put(self._batch)
+            self._batch = []
 
     def finish(self) -> tuple[list[str], str]:
         if self._threads:
+            if self._batch:
+                self._work.put(self._batch)
+                self._batch = []
             for _ in self._threads:
                 self._work.put(None)
             for thread in self._threads:
@@ -145,27 +169,54 @@ class PdfPrinter:
             self._threads = []
         return self.errors, self._browser.version
 
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
+
     def _run(self) -> None:
         try:
             tab = self._browser.tab()
         except BrowserError as exc:
-            with self._lock:
-                self.errors.append(str(exc))
+            self._error(str(exc))
             tab = None
-        while (job := self._work.get()) is not None:
-            html, pdf = job
-            try:
-                if tab is None:
-                    raise BrowserError("no browser tab")
-                tab.open(html.resolve().as_uri())
-                tab.pdf(pdf)
-            except BrowserError as exc:
-                with self._lock:
-                    self.errors.append(f"{html.name}: {exc}")
-            self._advance()
+        while (batch := self._work.get()) is not None:
+            if tab is None:
+                for html, _ in batch:
+                    self._error(f"{html.name}: no browser tab")
+                    self._advance()
+                continue
+            if len(batch) > 1:
+                try:
+                    self._print_together(tab, batch)
+                    continue
+                except Exception as exc:  # whatever failed, the batch is printed page by page below
+                    with self._lock:
+                        self.fallbacks.append(f"{batch[0][0].name} … {batch[-1][0].name}: {exc}")
+            for html, pdf in batch:
+                try:
+                    tab.open(html.resolve().as_uri())
+                    tab.pdf(pdf)
+                except BrowserError as exc:
+                    self._error(f"{html.name}: {exc}")
+                self._advance()
         if tab is not None:
             with contextlib.suppress(BrowserError):
                 tab.close()
+
+    def _print_together(self, tab: Tab, batch: list[tuple[Path, Path]]) -> None:
+        """One print document for the batch, one PDF per page cut from its PDF."""
+        pages = [read_page(html) for html, _ in batch]
+        base = batch[0][0].resolve().parent.as_uri() + "/"
+        document = self._workdir / f"{batch[0][0].stem}.html"
+        document.write_text(print_document(pages, base), encoding="utf-8")
+        try:
+            tab.open(document.resolve().as_uri())
+            parts = split_pdf(tab.pdf_bytes(), pages)
+        finally:
+            document.unlink(missing_ok=True)
+        for (_, pdf), data in zip(batch, parts, strict=True):
+            pdf.write_bytes(data)
+            self._advance()
 
 
 def build_reports(
@@ -232,7 +283,7 @@ def build_reports(
                     advance_pdf = functools.partial(progress.advance, pdf_task)
                     pdf_started = time.perf_counter()
                     try:
-                        printer = stack.enter_context(PdfPrinter(binary, advance_pdf))
+                        printer = stack.enter_context(PdfPrinter(binary, advance_pdf, staging / "print"))
                     except BrowserError as exc:
                         result.pdf_errors = [str(exc)]
                 entries = []
@@ -267,6 +318,7 @@ def build_reports(
                 if printer is not None:
                     errors, result.browser = printer.finish()
                     result.pdf_errors = errors
+                    result.pdf_fallbacks = printer.fallbacks
                     result.pdf_seconds = time.perf_counter() - pdf_started  # printed while the pages were written
             if make_pdf:
                 result.pdfs = sum(1 for g in geos if (staging / "pdf" / f"{g.slug}.pdf").exists())
