@@ -159,12 +159,14 @@ def build_warehouse(
         building = building_path(warehouse)
         try:
             plan: BuildPlan | None = None
-            print_ = fingerprint(settings)
+            print_: str | None = None  # a `--select` build stores no build inputs
             if select:
                 _copy_live(warehouse, building)
             elif full or not warehouse.exists():
+                print_ = fingerprint(settings)
                 plan = BuildPlan(None, "asked for with --full" if full else "there is no warehouse yet")
             else:
+                print_ = fingerprint(settings)
                 try:
                     _copy_live(warehouse, building)
                     plan = plan_build(building, settings, print_)
@@ -189,7 +191,7 @@ def build_warehouse(
                 reason = "dbt build failed" if not outcome.success else "its build record is not a green build"
                 note_failed_attempt(warehouse, reason, outcome.failures)
                 return BuildResult(outcome, warehouse, False, record, _read_record(warehouse), reason, plan)
-            if plan is not None:
+            if plan is not None and print_ is not None:
                 store_inputs(building, print_)
             _checkpoint(building)
             try:

@@ -29,7 +29,7 @@ import duckdb
 from brukerplan import __version__
 from brukerplan.ingest.contract import landing_tables
 from brukerplan.settings import Settings
-from brukerplan.warehouse.record import SCHEMA, last_build_record
+from brukerplan.warehouse.record import SCHEMA, has_table, last_build_record
 
 INPUTS_TABLE = "build_inputs"
 REGISTRATIONS = ("staging", "stg_landing__registrations")
@@ -88,18 +88,9 @@ class BuildPlan:
         return f"incremental build: mapping years {years} ({self.reason})"
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ? "
-        "and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(exists and exists[0])
-
-
 def _stored_inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
     """(invocation id, fingerprint) of the build that wrote the warehouse, if it wrote them."""
-    if not _has_table(con, SCHEMA, INPUTS_TABLE):
+    if not has_table(con, SCHEMA, INPUTS_TABLE):
         return None
     row = con.execute(f"select invocation_id, fingerprint from {SCHEMA}.{INPUTS_TABLE}").fetchone()
     return (str(row[0]), str(row[1])) if row else None
@@ -107,7 +98,7 @@ def _stored_inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
 
 def _read_submissions(con: duckdb.DuckDBPyConnection) -> set[str] | None:
     """The submissions whose rows the per-year models were built from (None: no such table)."""
-    if not _has_table(con, *REGISTRATIONS):
+    if not has_table(con, *REGISTRATIONS):
         return None
     rows = con.execute(f"select distinct submission_id from {'.'.join(REGISTRATIONS)}").fetchall()
     return {str(row[0]) for row in rows}

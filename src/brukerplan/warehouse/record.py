@@ -79,15 +79,21 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None) -> bool:
+    """Whether `catalog` (an attached database; default: the connection's own) has the table schema.table."""
+    database = catalog or con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+        [database, schema, table],
+    ).fetchone()
+    return bool(exists and exists[0])
+
+
 def last_build_record(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> BuildRecord | None:
     """The newest row of meta.build_record in `catalog` (an attached database; default: the connection's own),
     or None when the warehouse has no build record."""
     database = catalog or con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
-        [database, SCHEMA, TABLE],
-    ).fetchone()
-    if not exists or not exists[0]:
+    if not has_table(con, SCHEMA, TABLE, database):
         return None
     row = con.execute(
         f"select {', '.join(COLUMNS)} from {_quote(database)}.{SCHEMA}.{TABLE} "
