@@ -50,7 +50,14 @@ def run_publish_command(
     parts = result.parts
     console.print(
         f"solved apart by mapping year: {parts.parts} parts, {parts.reused} unchanged since the last publication "
-        f"(taken from it), {parts.solved} solved" + (f" on {parts.workers} cores" if parts.workers > 1 else "")
+        f"(taken from it), {parts.solved} solved"
+        + (f" on {parts.workers} cores" if parts.workers > 1 else "")
+        + (
+            f"; {result.years_unchanged} of {result.years} mapping years with unchanged input, their equations not "
+            "built"
+            if result.years
+            else ""
+        )
     )
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stats.phase_seconds.items())
     exact, lp = stats.exact, stats.intervals

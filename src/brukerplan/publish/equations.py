@@ -79,17 +79,56 @@ def _height_sql(spec: PublishSpec, quantity: Quantity) -> str:
     return " + ".join(terms) or "0"
 
 
-def _build_cells(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[list[str], list[Block], int]:
-    """qcells_<i> for every quantity shown, and cell_map; returns (quantity names, blocks, number of cells)."""
-    shown: dict[str, list[tuple[Block, TableSpec]]] = {}
+def blocks_of(spec: PublishSpec) -> list[Block]:
+    """Every count column of every published table, numbered in the order of the spec."""
     blocks: list[Block] = []
     for table in spec.tables:
         for count in table.counts:
-            block = Block(len(blocks), table.name, count.column)
-            blocks.append(block)
-            shown.setdefault(count.quantity, []).append((block, table))
+            blocks.append(Block(len(blocks), table.name, count.column))
+    return blocks
+
+
+def apart_sql(spec: PublishSpec, table: TableSpec, column: str) -> str | None:
+    """SQL over a row of the table: the value of `solve_apart_by` (the mapping year) of the cell that the count
+    column shows (`previous_persons` shows a cell of the previous mapping year); None when the quantity has no
+    such dimension."""
+    count = table.count(column)
+    quantity = spec.quantities[count.quantity]
+    if spec.solve_apart_by is None or spec.solve_apart_by not in quantity.dims:
+        return None
+    return count.key_sql(quantity)[quantity.dims.index(spec.solve_apart_by)]
+
+
+def apart_hash_sql(spec: PublishSpec, table: TableSpec, column: str) -> str:
+    """The hash (ubigint) of the text of the column's cell's `solve_apart_by` value: names a mapping year."""
+    return f"hash(({apart_sql(spec, table, column) or 'null'})::varchar)"
+
+
+def _build_cells(
+    con: duckdb.DuckDBPyConnection, spec: PublishSpec, only: list[int] | None = None
+) -> tuple[list[str], list[Block], int]:
+    """qcells_<i> for every quantity shown, and cell_map; returns (quantity names, blocks, number of cells). With
+    `only`, just the cells whose `solve_apart_by` value has one of these hashes (apart_hash_sql) or is null."""
+    shown: dict[str, list[tuple[Block, TableSpec]]] = {}
+    blocks = blocks_of(spec)
+    for block in blocks:
+        table = spec.table(block.table)
+        shown.setdefault(table.count(block.column).quantity, []).append((block, table))
     names = sorted(shown)
     con.execute(f"create or replace temp table {CELL_MAP} (block integer, row_id bigint, cell_id integer)")
+    sources = {table.name: source_table(table.name) for table in spec.tables}
+    if only is not None:  # each table's rows that show a cell of those values, once (not once per block)
+        hashes = ", ".join(f"{h}::ubigint" for h in only) or "null"
+        for table in spec.tables:
+            years = {apart_sql(spec, table, count.column) for count in table.counts}
+            if not years or None in years:
+                continue
+            where = " or ".join(f"({y}) is null or hash(({y})::varchar) in ({hashes})" for y in sorted(years))
+            sources[table.name] = quote(f"only_{table.name}")
+            con.execute(
+                f"create or replace temp table {sources[table.name]} as "
+                f"select * from {source_table(table.name)} where {where}"
+            )
     offset = 0
     for index, name in enumerate(names):
         quantity = spec.quantities[name]
@@ -100,9 +139,14 @@ def _build_cells(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[lis
             keys = ", ".join(
                 f"({sql})::varchar as {quote(d)}" for d, sql in zip(quantity.dims, count.key_sql(quantity), strict=True)
             )
+            where = f"{quote(block.column)} is not null"
+            if only is not None:
+                year = apart_sql(spec, table, block.column) or "null"
+                hashes = ", ".join(f"{h}::ubigint" for h in only) or "null"
+                where += f" and (({year}) is null or {apart_hash_sql(spec, table, block.column)} in ({hashes}))"
             selects.append(
                 f"select {block.number} as block, _row_id, {keys}, {quote(block.column)}::bigint as value "
-                f"from {source_table(table.name)} where {quote(block.column)} is not null"
+                f"from {sources[table.name]} where {where}"
             )
         # one number per distinct key, in key order (the cells of the quantity), given to every row that shows it
         order = ", ".join(dims)
@@ -130,6 +174,8 @@ def _build_cells(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[lis
         row = con.execute(f"select count(*) from {cell_table(index)}").fetchone()
         offset += int(row[0]) if row else 0
     con.execute("drop table if exists shown_cells")
+    for name in set(sources.values()) - {source_table(t.name) for t in spec.tables}:
+        con.execute(f"drop table {name}")
     return names, blocks, offset
 
 
@@ -190,9 +236,13 @@ def _identity_sql(spec: PublishSpec, identity: Identity, index_of: dict[str, int
     return statements
 
 
-def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[System, list[Block]]:
-    """The cells and equations of the published tables already loaded as src_<name>."""
-    names, blocks, n_cells = _build_cells(con, spec)
+def build_equations(
+    con: duckdb.DuckDBPyConnection, spec: PublishSpec, only: list[int] | None = None
+) -> tuple[System, list[Block], np.ndarray]:
+    """The cells and equations of the published tables already loaded as src_<name>; with `only`, of the cells of
+    those `solve_apart_by` values (by hash, apart_hash_sql) and of a null value only. Also returns, per group
+    number of system.group, the hash of its value."""
+    names, blocks, n_cells = _build_cells(con, spec, only)
     index_of = {name: i for i, name in enumerate(names)}
     value = np.full(n_cells, -1, dtype=np.int64)
     height = np.zeros(n_cells, dtype=np.int64)
@@ -246,8 +296,12 @@ def build_equations(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[
     eq = np.cumsum(np.concatenate([[False], eq[1:] != eq[:-1]]), dtype=np.int32) if len(eq) else eq
     for index in index_of.values():
         con.execute(f"drop table {cell_table(index)}")
+    group_hashes = np.zeros(0, dtype=np.uint64)
+    if keys:
+        data = con.execute("select hash(k::varchar) as h from group_keys order by g").fetchnumpy()
+        group_hashes = np.asarray(data["h"], dtype=np.uint64)
     con.execute("drop table group_keys")
-    return System(value=value, height=height, eq=eq, cell=cell, coef=coef, group=group), blocks
+    return System(value=value, height=height, eq=eq, cell=cell, coef=coef, group=group), blocks, group_hashes
 
 
 def _fetch_members(

@@ -27,6 +27,47 @@ def bit(table: TableSpec, column: str) -> int:
 
 
 @dataclass
+class ShownCells:
+    """Per row of a count column's table: whether the row shows a cell (the count is not null), whether that
+    cell is withheld, and its entry of the final null vector (0 where it is not withheld)."""
+
+    shown: np.ndarray  # bool per row
+    withheld: np.ndarray  # bool per row
+    null: np.ndarray  # int64 per row
+
+    @classmethod
+    def empty(cls, rows: int) -> ShownCells:
+        return cls(np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool), np.zeros(rows, dtype=np.int64))
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> dict[str, int]:
+    """The number of rows of every published table (loaded as src_<name>)."""
+    return {table.name: _rows(con, table) for table in spec.tables}
+
+
+def shown_cells(
+    con: duckdb.DuckDBPyConnection,
+    blocks: list[Block],
+    rows: dict[str, int],
+    withheld: np.ndarray,
+    null_vector: np.ndarray,
+) -> dict[int, ShownCells]:
+    """Per block (its number): the cells its rows show in cell_map (equations.py), with their withheld flag and
+    null-vector entry; rows without a cell there are not shown."""
+    out = {}
+    for block in blocks:
+        cells = cell_of_rows(con, block, rows[block.table])
+        shown = cells >= 0
+        result = ShownCells.empty(len(cells))
+        result.shown = shown
+        result.withheld[shown] = withheld[cells[shown]]
+        if len(null_vector):
+            result.null[shown] = null_vector[cells[shown]]
+        out[block.number] = result
+    return out
+
+
+@dataclass
 class MaskStats:
     derived: int
     per_table: dict[str, int]
@@ -74,20 +115,18 @@ def build_masks(
     con: duckdb.DuckDBPyConnection,
     spec: PublishSpec,
     blocks: list[Block],
-    withheld: np.ndarray,
-    null_vector: np.ndarray | None = None,
+    cells: dict[int, ShownCells],
 ) -> MaskStats:
-    """Register mask_<table> for every published table; returns the number of derived cells withheld."""
-    rows = {table.name: _rows(con, table) for table in spec.tables}
+    """Register mask_<table> for every published table from the cells each count shows (per block number);
+    returns the number of derived cells withheld."""
+    rows = table_rows(con, spec)
     masks = {name: np.zeros(n, dtype=np.int64) for name, n in rows.items()}
-    cells_of: dict[tuple[str, str], np.ndarray] = {}
+    cells_of: dict[tuple[str, str], ShownCells] = {}
     for block in blocks:
         table = spec.table(block.table)
-        cells = cell_of_rows(con, block, rows[block.table])
-        cells_of[(block.table, block.column)] = cells
-        hit = cells >= 0
-        hit[hit] = withheld[cells[hit]]
-        masks[block.table][hit] |= np.int64(1) << bit(table, block.column)
+        shown = cells[block.number]
+        cells_of[(block.table, block.column)] = shown
+        masks[block.table][shown.shown & shown.withheld] |= np.int64(1) << bit(table, block.column)
     derived = 0
     for table in spec.tables:
         mask = masks[table.name]
@@ -96,11 +135,11 @@ def build_masks(
             hit = _any_withheld(con, spec, table, sources, masks)
             if column in table.alternatives:
                 hit &= _any_withheld(con, spec, table, table.alternatives[column], masks)
-            if column in table.differences and null_vector is not None and len(null_vector):
+            if column in table.differences:
                 plus, minus = (cells_of[(table.name, c)] for c in table.differences[column])
-                both = (plus >= 0) & (minus >= 0)
+                both = plus.shown & minus.shown
                 value = np.zeros(len(mask), dtype=np.int64)
-                value[both] = (null_vector[plus[both]] - null_vector[minus[both]]) % P
+                value[both] = (plus.null[both] - minus.null[both]) % P
                 hit &= ~both | (value != 0)  # a difference the published cells fix is shown
             extra[hit] |= np.int64(1) << bit(table, column)
             derived += int(hit.sum())

@@ -205,23 +205,13 @@ class PartCache:
         return True
 
     def _write(self, part: Part, result: PartResult) -> None:
-        private_dir(self.directory)
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
+        write_npz(
+            self.path(part.fingerprint),
             n=np.int64(len(result.withheld)),
             withheld=np.packbits(result.withheld),
             null_vector=result.null_vector,
             stats=np.str_(_stats_to_json(result.stats)),
         )
-        target = self.path(part.fingerprint)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
 
     def keep_only(self, fingerprints: set[str]) -> bool:
         """Forget every stored result but these (the parts of the publication just written); False when the
@@ -235,6 +225,21 @@ class PartCache:
         except OSError:
             return False
         return True
+
+
+def write_npz(target: Path, **arrays: np.ndarray | np.generic) -> None:
+    """Write arrays as one .npz file, whole or not at all (temp file, fsync, rename), private (0600) in a private
+    folder (0700); OSError when it cannot be written."""
+    private_dir(target.parent)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(buffer.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
 
 
 def _writer_alive(tmp: Path) -> bool:

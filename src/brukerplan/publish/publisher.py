@@ -25,7 +25,7 @@ from brukerplan.publish.describe import (
     warehouse_description,
     write_comments,
 )
-from brukerplan.publish.equations import build_equations, literal, quote, source_table
+from brukerplan.publish.equations import blocks_of, build_equations, literal, quote, source_table
 from brukerplan.publish.gate import BuildNotGreen, BuildRecord, check_build
 from brukerplan.publish.intervals import DEFAULT_LP_BUDGET
 from brukerplan.publish.layout import (
@@ -37,7 +37,7 @@ from brukerplan.publish.layout import (
     mart_select,
     source_types,
 )
-from brukerplan.publish.masks import build_masks
+from brukerplan.publish.masks import build_masks, shown_cells, table_rows
 from brukerplan.publish.metadata import (
     OWN_TABLES,
     Publication,
@@ -50,6 +50,7 @@ from brukerplan.publish.metadata import (
 from brukerplan.publish.parts import PartCache, PartsSummary, solve_parts
 from brukerplan.publish.spec import PublishSpec, SpecError, expand_patterns, load_spec
 from brukerplan.publish.suppress import SuppressionStats
+from brukerplan.publish.years import YEARS_DIR, YearStore, applicable, solve_by_year
 from brukerplan.settings import Settings
 
 MEMORY_LIMIT = "2GB"
@@ -87,6 +88,8 @@ class PublishResult:
     threshold: int
     build: BuildRecord | None = None
     warnings: list[str] = field(default_factory=list)
+    years: int = 0  # mapping years (solve_apart_by values) published
+    years_unchanged: int = 0  # of them taken from their records without building their equations (years.py)
 
     @property
     def withheld_cells(self) -> int:
@@ -178,19 +181,33 @@ def suppress(
     lp_budget: int = DEFAULT_LP_BUDGET,
     cache: PartCache | None = None,
     reuse: bool = True,
-) -> tuple[SuppressionStats, PartsSummary]:
+) -> tuple[SuppressionStats, PartsSummary, tuple[int, int, set[str]]]:
     """Equations, withheld cells and the row masks (mask_<table>) for the marts loaded as src_<table>; the parts
-    of the system (mapping years) solved apart, each taken from `cache` when unchanged (parts.py)."""
+    of the system (mapping years) solved apart, each taken from `cache` when unchanged (parts.py), and with a
+    cache a year whose input did not change taken from its record without building its equations (years.py).
+    Returns the statistics, the parts and the years: published, unchanged, their records in use."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    say("building the equations of the declaration")
+    records: set[str] = set()
+    years = (0, 0)
     try:
-        system, blocks = build_equations(con, spec)
+        if cache is not None and applicable(spec):
+            solved = solve_by_year(con, spec, threshold, lp_budget, cache, reuse=reuse, progress=say)
+            stats, parts, cells, records = solved.stats, solved.parts, solved.cells, solved.records
+            years = (solved.years, solved.years_reused)
+            equations_seconds = solved.equations_seconds
+            blocks = blocks_of(spec)
+        else:
+            say("building the equations of the declaration")
+            system, blocks, _ = build_equations(con, spec)
+            equations_seconds = time.perf_counter() - started
+            say(f"suppressing: {system.n_cells:,} cells, {system.n_eqs:,} equations")
+            withheld, _, stats, parts = solve_parts(
+                system, threshold, lp_budget, cache=cache, progress=say, reuse=reuse
+            )
+            cells = shown_cells(con, blocks, table_rows(con, spec), withheld, stats.null_vector)
     except SpecError as exc:
         raise PublishError(f"publish spec: {exc}") from exc
-    equations_seconds = time.perf_counter() - started
-    say(f"suppressing: {system.n_cells:,} cells, {system.n_eqs:,} equations")
-    withheld, _, stats, parts = solve_parts(system, threshold, lp_budget, cache=cache, progress=say, reuse=reuse)
     stats.phase_seconds = {"equations": equations_seconds, **stats.phase_seconds}
     if not stats.audit_complete:
         raise PublishError(
@@ -198,12 +215,12 @@ def suppress(
         )
     lap = time.perf_counter()
     say("withholding rates, shares and means of withheld counts")
-    masks = build_masks(con, spec, blocks, withheld, stats.null_vector)
+    masks = build_masks(con, spec, blocks, cells)
     stats.derived = masks.derived
     stats.per_table = masks.per_table
     stats.lap("derived", lap)
     stats.seconds = time.perf_counter() - started
-    return stats, parts
+    return stats, parts, (*years, records)
 
 
 def _submissions(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> list[str]:
@@ -316,7 +333,9 @@ def publish(
             _check_person_level(spec, dim.name, columns)
         say("suppressing small counts")
         cache = PartCache(solved_parts_store(settings))
-        stats, parts = suppress(con, spec, threshold, progress=say, lp_budget=lp_budget, cache=cache, reuse=reuse)
+        stats, parts, (years, years_unchanged, records) = suppress(
+            con, spec, threshold, progress=say, lp_budget=lp_budget, cache=cache, reuse=reuse
+        )
         publication = Publication(
             publication_id=str(uuid.uuid4()),
             published_at=dt.datetime.now(dt.UTC),
@@ -344,7 +363,7 @@ def publish(
             con.execute("detach out")
             writer.commit_file(tmp, published)
             parquet_dir = writer.commit_parquet_dir(parquet_tmp, published)
-        if not cache.keep_only(parts.fingerprints):
+        if not cache.keep_only(parts.fingerprints) or not YearStore(cache.directory / YEARS_DIR).keep_only(records):
             warnings.append(f"the solved parts of earlier publications could not be removed from {cache.directory}")
         if parts.not_stored:
             warnings.append(
@@ -369,4 +388,6 @@ def publish(
         threshold=threshold,
         build=build,
         warnings=warnings,
+        years=years,
+        years_unchanged=years_unchanged,
     )
