@@ -70,12 +70,16 @@
         dbt applies it, and in an incremental build, for a per-year model, only the build years' rows. The other
         years' rows are those of the trusted live warehouse, whose build passed every test (the build plan requires
         it, W6), and no test compares rows of different mapping years of a per-year model. -#}
-    {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
+    {%- set per_year = execute and build_years() is not none and is_per_year_model(relation) -%}
+    {%- if per_year and not where -%}
+        {{ return(build_years_subquery(relation)) }}
+    {%- endif -%}
+    {%- set conditions = [] -%}
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- if execute and build_years() is not none and is_per_year_model(relation) -%}
+    {%- if per_year -%}
         {%- do conditions.append('mapping_year in (' ~ year_list(build_years()) ~ ')') -%}
     {%- endif -%}
     {%- if conditions -%}
@@ -84,14 +88,36 @@
     {{ return(relation) }}
 {%- endmacro %}
 
+{% macro build_years_subquery(relation) -%}
+    {#- The build years' rows of a per-year model, as the relation a generic test reads; read back into the model
+        by build_years_subquery_model() below, the one place that knows this text. -#}
+    {{ return('(select * from ' ~ relation ~ ' where mapping_year in (' ~ year_list(build_years())
+        ~ ')) dbt_subquery') }}
+{%- endmacro %}
+
+{% macro build_years_subquery_model(text) -%}
+    {#- The name of the model whose build-years subquery (build_years_subquery() above) `text` is, or none. -#}
+    {%- set found = modules.re.fullmatch(
+        '\\(select \\* from "[^"]+"\\."[^"]+"\\."([^"]+)" where mapping_year in \\((?:null|[0-9, ]+)\\)\\) dbt_subquery',
+        text
+    ) -%}
+    {{ return(found.group(1) if found else none) }}
+{%- endmacro %}
+
+{% macro project_node(name, kinds=['model', 'seed']) -%}
+    {#- The graph node of this project named `name`, of the first of `kinds` that has one, or none. -#}
+    {%- for kind in kinds -%}
+        {%- set node = graph.nodes.get(kind ~ '.' ~ project_name ~ '.' ~ name) -%}
+        {%- if node is not none -%}
+            {{ return(node) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
 {% macro is_per_year_model(relation) -%}
     {#- True when `relation` is a model of this project materialized incrementally (per_year_config() with build
         years): only the per-year models are. -#}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.alias == relation.identifier
-            and node.schema == relation.schema and node.config.materialized == 'incremental' -%}
-            {{ return(true) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(false) }}
+    {%- set node = project_node(relation.identifier, ['model']) -%}
+    {{ return(node is not none and node.schema == relation.schema and node.config.materialized == 'incremental') }}
 {%- endmacro %}

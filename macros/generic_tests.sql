@@ -47,23 +47,13 @@
 {% macro tested_node(model, test_name, kinds=['model', 'seed']) %}
     {#- The graph node (of one of `kinds`, in this project) a model-level generic test reads its column
         declarations from; an error naming the test when `model` is none of them (e.g. a `where` config). The
-        build years' rows of a per-year model (duckdb__get_where_subquery in build_years.sql) are read as that
-        model. -#}
-    {%- set identifier = model.identifier if model.identifier is defined else none %}
-    {%- set per_year = modules.re.fullmatch(
-        '\\(select \\* from "[^"]+"\\."[^"]+"\\."([^"]+)" where mapping_year in \\((?:null|[0-9, ]+)\\)\\) dbt_subquery',
-        model | string
-    ) if identifier is none else none %}
-    {%- if per_year %}{% set identifier = per_year.group(1) %}{% endif %}
-    {%- set found = [] %}
-    {%- for kind in kinds %}
-        {%- set node = graph.nodes.get(kind ~ '.' ~ project_name ~ '.' ~ identifier) %}
-        {%- if node is not none and not found %}{% do found.append(node) %}{% endif %}
-    {%- endfor %}
-    {%- if not found %}
+        build years' rows of a per-year model (build_years.sql) are read as that model. -#}
+    {%- set name = model.identifier if model.identifier is defined else build_years_subquery_model(model | string) %}
+    {%- set node = project_node(name, kinds) if name is not none else none %}
+    {%- if node is none %}
         {{ exceptions.raise_compiler_error(test_name ~ ': no ' ~ (kinds | join(' or ')) ~ ' ' ~ model) }}
     {%- endif %}
-    {{ return(found[0]) }}
+    {{ return(node) }}
 {% endmacro %}
 
 {% test column_constraints(model) %}

@@ -160,13 +160,15 @@ def solve_part(system: System, threshold: int, lp_budget: int) -> PartResult:
     return PartResult(withheld=withheld, null_vector=null_vector, stats=stats)
 
 
-def _stats_to_json(stats: SuppressionStats) -> str:
+def stats_to_json(stats: SuppressionStats) -> str:
+    """A part's statistics as JSON, without the null vector (stored beside it as an array)."""
     data = dataclasses.asdict(dataclasses.replace(stats, null_vector=np.zeros(0, dtype=np.int64)))
     data.pop("null_vector")
     return json.dumps(data)
 
 
-def _stats_from_json(text: str) -> SuppressionStats:
+def stats_from_json(text: str) -> SuppressionStats:
+    """The statistics `stats_to_json` wrote; the null vector is the caller's to set."""
     data = json.loads(text)
     data["exact"] = ExactStats(**data["exact"])
     data["intervals"] = IntervalStats(**data["intervals"])
@@ -189,7 +191,7 @@ class PartCache:
                 n = int(data["n"])
                 withheld = np.unpackbits(data["withheld"], count=n).astype(bool)
                 null_vector = data["null_vector"].astype(np.int64)
-                result = PartResult(withheld, null_vector, _stats_from_json(str(data["stats"])))
+                result = PartResult(withheld, null_vector, stats_from_json(str(data["stats"])))
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             return None
         if n != part.system.n_cells or len(result.null_vector) != n:
@@ -210,7 +212,7 @@ class PartCache:
             n=np.int64(len(result.withheld)),
             withheld=np.packbits(result.withheld),
             null_vector=result.null_vector,
-            stats=np.str_(_stats_to_json(result.stats)),
+            stats=np.str_(stats_to_json(result.stats)),
         )
 
     def keep_only(self, fingerprints: set[str]) -> bool:

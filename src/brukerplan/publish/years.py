@@ -51,11 +51,11 @@ from brukerplan.publish.parts import (
     PartCache,
     PartResult,
     PartsSummary,
-    _stats_from_json,
-    _stats_to_json,
     merge_stats,
     solve_parts,
     solver_version,
+    stats_from_json,
+    stats_to_json,
     write_npz,
 )
 from brukerplan.publish.spec import PublishSpec, SpecError
@@ -115,7 +115,7 @@ class YearStore:
                 rows = {int(b): int(n) for b, n in meta["rows"].items()}
                 withheld = {b: np.unpackbits(data[f"w{b}"], count=n).astype(bool) for b, n in rows.items()}
                 null = {int(b): data[f"z{b}"].astype(np.int64) for b in meta["null"]}
-                parts = [(str(fp), _stats_from_json(text)) for fp, text in meta["parts"]]
+                parts = [(str(fp), stats_from_json(text)) for fp, text in meta["parts"]]
                 return YearRecord(rows, withheld, null, parts, *(int(meta[k]) for k in _COUNTS))
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             return None
@@ -126,7 +126,7 @@ class YearStore:
             "format": FORMAT,
             "rows": {str(b): n for b, n in record.rows.items()},
             "null": [str(b) for b in record.null],
-            "parts": [(fp, _stats_to_json(stats)) for fp, stats in record.parts],
+            "parts": [(fp, stats_to_json(stats)) for fp, stats in record.parts],
             **{k: getattr(record, k) for k in _COUNTS},
         }
         arrays = {f"w{b}": np.packbits(w) for b, w in record.withheld.items()}
