@@ -1,7 +1,9 @@
-{#- Incremental builds by mapping year (docs/decisions.md W6). `brukerplan build` passes the dbt var `build_years`
-    (a list of mapping years, possibly empty) only when it builds into a copy of the live warehouse whose tables were
-    built by the same project and settings and read a subset of the landing zone's submissions; the years are those
-    of the submissions the live warehouse has not read. Without the var (a full build, or `dbt build` run directly)
+{#- Incremental builds by mapping year (docs/decisions.md W6). `brukerplan build` passes the build years (a JSON
+    list of mapping years, possibly empty) in the environment variable BRUKERPLAN_BUILD_YEARS (empty otherwise; an
+    environment variable rather than a var so that dbt's partial parsing survives, W8) only when it builds into a
+    copy of the live warehouse whose tables were built by the same project and settings and read a subset of the
+    landing zone's submissions; the years are those of the submissions the live warehouse has not read. The var
+    `build_years` (`dbt build --vars`) takes precedence. Without either (a full build, or `dbt build` run directly)
     the per-year models are plain tables, exactly as before.
 
     A per-year model is one whose rows of a mapping year depend only on inputs of that year (and on code lists and
@@ -11,7 +13,7 @@
 
 {% macro build_years() -%}
     {#- The mapping years of an incremental build (a list of integers), or none for a full build. -#}
-    {%- set years = var('build_years', none) -%}
+    {%- set years = var('build_years', env_var('BRUKERPLAN_BUILD_YEARS', '')) -%}
     {%- if years is none or years is string and years | trim == '' -%}
         {{ return(none) }}
     {%- endif -%}

@@ -104,7 +104,7 @@ def copy_project(source: Path, target: Path) -> Path:
 
 def leftovers(folder: Path) -> list[str]:
     """Files a build must not leave: new files being built and write-ahead logs."""
-    return sorted(p.name for p in folder.iterdir() if ".building-" in p.name or p.name.endswith(".wal"))
+    return sorted(p.name for p in folder.iterdir() if ".building" in p.name or p.name.endswith(".wal"))
 
 
 def mode(path: Path) -> int:

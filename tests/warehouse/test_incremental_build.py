@@ -85,6 +85,16 @@ def _build(settings: Settings, *extra: str) -> str:
     return " ".join(result.stdout.split())
 
 
+def _last_dbt_run(settings: Settings) -> tuple[str, str]:
+    """(materialization of fct_person_year, dbt's log) of the last dbt invocation on the settings' warehouse."""
+    folder = settings.warehouse.parent
+    manifest = json.loads((folder / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    log = (folder / "dbt_logs" / "dbt.log").read_text(encoding="utf-8")
+    return manifest["nodes"]["model.brukerplan.fct_person_year"]["config"]["materialized"], log.split(
+        "Running with dbt="
+    )[-1]
+
+
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple]]:
     """Every base table outside meta (the build's own bookkeeping) with its columns, types and comments."""
     rows = con.execute(
@@ -136,8 +146,13 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path, chain: ChainRun) -
     _move(aside, settings.landing, every_held)
     said = _build(settings)
     assert f"incremental build: mapping years {held.first_year}, {held.last_year} " in said, said
+    # the build years reached dbt, and without parsing the project again (decisions W8)
+    materialized, log = _last_dbt_run(settings)
+    assert materialized == "incremental"
+    assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log, log[:2000]
     reference = settings_under(tmp_path / "reference", landing=settings.landing)
     assert "full build" in _build(reference)
+    assert _last_dbt_run(reference)[0] == "table"
     assert _differences(settings.warehouse, reference.warehouse) == []
 
     # nothing new: every per-year model keeps its rows, everything else is rebuilt

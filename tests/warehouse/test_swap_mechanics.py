@@ -148,14 +148,16 @@ def test_a_crashed_writers_wal_and_a_killed_builds_files_are_cleared(
     live.write_bytes(crashed.with_name("copy").read_bytes())
     wal_path(live).write_bytes(wal)
     assert _value(live) == 7  # the log belongs to the file
-    killed = building_path(live, pid=999_999_999)
-    killed.write_bytes(b"half a build")
-    wal_path(killed).write_bytes(b"its log")
+    # a killed build's file and log, under today's name and under the per-process name of older versions
+    killed = [building_path(live), live.with_name(f"{live.stem}.building-999999999{live.suffix}")]
+    for path in killed:
+        path.write_bytes(b"half a build")
+        wal_path(path).write_bytes(b"its log")
     said: list[str] = []
     monkeypatch.setattr(build_module, "run_dbt", _stand_in(2))
     assert build_warehouse(settings, say=said.append).swapped
     assert _value(live) == 2 and leftovers(live.parent) == []
-    assert any(killed.name in line for line in said)
+    assert all(any(path.name in line for line in said) for path in killed)
 
 
 def test_a_second_build_waits_for_the_first(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,8 +3,9 @@
 Builds never block readers and readers never see half a build (docs/decisions.md W1):
 
 1. One build of a warehouse at a time (`<warehouse>.build.lock`, a second build waits). Files left by a
-   killed build (`<stem>.building-<pid>.duckdb`, its `.wal`) are removed.
-2. dbt builds `<stem>.building-<pid>.duckdb` in the same folder (0600; DuckDB names the catalog after the part
+   killed build (`<stem>.building.duckdb`, its `.wal`; `<stem>.building-<pid>.duckdb` of older versions) are
+   removed.
+2. dbt builds `<stem>.building.duckdb` in the same folder (0600; DuckDB names the catalog after the part
    of the file name before the first dot, so the new file's views name the same catalog as the live one's). A
    full build starts from an empty file (seeds are loaded by every build). A `--select` build starts from a copy
    of the live file, so the nodes it does not select stay as they were. An incremental build (plan.py, decisions
@@ -48,9 +49,11 @@ class BuildResult:
     plan: BuildPlan | None = None  # full or incremental (None for a `--select` build)
 
 
-def building_path(warehouse: Path, pid: int | None = None) -> Path:
-    """Where a build of `warehouse` is written before the swap: same folder, same catalog name."""
-    return warehouse.with_name(f"{warehouse.stem}.building-{pid or os.getpid()}{warehouse.suffix}")
+def building_path(warehouse: Path) -> Path:
+    """Where a build of `warehouse` is written before the swap: same folder, same catalog name. One name for
+    every build (one build at a time holds the build lock): the path is part of the connection dbt's partial
+    parsing compares, so a new name would make every build parse the whole project again (decisions W8)."""
+    return warehouse.with_name(f"{warehouse.stem}.building{warehouse.suffix}")
 
 
 def wal_path(database: Path) -> Path:
@@ -66,7 +69,7 @@ def _remove(database: Path) -> None:
 
 def _leftovers(warehouse: Path) -> list[Path]:
     """New files of killed builds of this warehouse (only called under the build lock)."""
-    return sorted(warehouse.parent.glob(f"{warehouse.stem}.building-*{warehouse.suffix}"))
+    return sorted(warehouse.parent.glob(f"{warehouse.stem}.building*{warehouse.suffix}"))
 
 
 def _read_record(database: Path) -> BuildRecord | None:
@@ -178,13 +181,13 @@ def build_warehouse(
                 tell(plan.describe())
             # unit tests check the SQL against fixed inputs: they run in `make test`, not in every data build (W3)
             args = ["build", "--exclude-resource-type", "unit_test"] + (["--select", select] if select else [])
-            args += plan.dbt_vars() if plan is not None else []
             outcome = run_dbt(
                 args,
                 settings.with_paths(warehouse=building),
                 target_path=folder / "dbt_target",
                 log_path=folder / "dbt_logs",
                 quiet=quiet,
+                build_years=plan.years if plan is not None else None,
             )
             record = _read_record(building)
             if not outcome.success or record is None or not record.is_green_build:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from brukerplan.restricted import private_dir, private_files
 from brukerplan.settings import Settings
+
+BUILD_YEARS_ENV = "BRUKERPLAN_BUILD_YEARS"  # read by macros/build_years.sql
 
 
 @dataclass
@@ -53,11 +56,16 @@ def run_dbt(
     target_path: Path | None = None,
     log_path: Path | None = None,
     quiet: bool = True,
+    build_years: Sequence[int] | None = None,
 ) -> DbtOutcome:
     """Invoke dbt (e.g. ["build"]) on the project with the settings' paths in the environment.
 
     target_path and log_path default to build/ folders beside the warehouse file, so concurrent runs against
-    different warehouses never share dbt's artefacts."""
+    different warehouses never share dbt's artefacts. `build_years`: the mapping years of an incremental build
+    (macros/build_years.sql), None for a full one. They reach dbt as the environment variable
+    BRUKERPLAN_BUILD_YEARS, always set here (empty for a full build, whatever the caller's shell has): dbt's
+    partial parsing re-parses only what reads a changed environment variable, where a changed `--vars` makes
+    it parse the whole project again (docs/decisions.md W8)."""
     from dbt.cli.main import dbtRunner
 
     private_dir(settings.warehouse.parent)
@@ -79,7 +87,8 @@ def run_dbt(
     if quiet:
         cli.append("--quiet")
     started = time.perf_counter()
-    with _environment(settings.as_env()), private_files():
+    years = "" if build_years is None else json.dumps(list(build_years))
+    with _environment({**settings.as_env(), BUILD_YEARS_ENV: years}), private_files():
         try:
             result = dbtRunner().invoke(cli)
         finally:

@@ -78,9 +78,6 @@ class BuildPlan:
     def incremental(self) -> bool:
         return self.years is not None
 
-    def dbt_vars(self) -> list[str]:
-        return ["--vars", json.dumps({"build_years": list(self.years)})] if self.years is not None else []
-
     def describe(self) -> str:
         if self.years is None:
             return f"full build ({self.reason})"
