@@ -63,7 +63,9 @@
 
         The cells are the rows of int_participation_geography (one per participating geography, year and group,
         rule 7), crossed with key_values. Returns every column of int_participation_geography, then those of
-        key_values except key_values_by, then the counts, each coalesced to 0. -#}
+        key_values except key_values_by, then the counts, each coalesced to 0. In an incremental build of a
+        per-year mart (decisions W9) only the build years' cells and rows are read; for any other model
+        in_build_years() is true. -#}
     {%- set finest_keys = ['mapping_year', 'municipality_code', 'finest_group'] + keys %}
     {%- set cell_keys = ['geo_level', 'geo_code', 'mapping_year', 'user_group'] %}
     select
@@ -112,6 +114,7 @@
                 {%- endfor %}
                 {{ caller() }}
             from {{ rows }}
+            where {{ in_build_years() }}
             group by all
         ) as finest
         inner join {{ ref('int_user_group_rollup') }} as group_rollup
@@ -127,4 +130,5 @@
         {%- for key in keys %}
             and key_values.{{ key }} = summed.{{ key }}
         {%- endfor %}
+    where {{ in_build_years('participation.mapping_year') }}
 {%- endmacro %}

@@ -1,3 +1,4 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6, W9)
 -- Housing: persons in red (homeless) and yellow (not permanent or not satisfactory) housing, per participating
 -- geography, mapping year and user group, with the persons with children under 18 among them and the number of
 -- those children.

@@ -1,3 +1,4 @@
+{{ config(**per_year_config()) }}  -- per mapping year (decisions W6, W9)
 -- Living conditions: persons per colour of each of the eight living-condition areas (levekårsområder) and of the
 -- living-condition index (levekårsindeks, which also has `blue` = blålys), per participating geography, mapping
 -- year and user group. Every colour has a row (zero when no person has it), so colours add up to persons.
@@ -20,6 +21,7 @@ persons as (
         coalesce(area_network, 'unknown') as area_network,
         coalesce(living_index, 'unknown') as living_index
     from {{ ref('fct_person_year') }}
+    where {{ in_build_years() }}
 ),
 
 areas as (
