@@ -14,6 +14,7 @@ import pytest
 
 from brukerplan.publish import publish
 from brukerplan.publish import years as years_module
+from brukerplan.publish.equations import blocks_of
 from brukerplan.publish.publisher import _attach_warehouse, _load, solved_parts_store
 from brukerplan.publish.spec import load_spec
 from brukerplan.publish.years import YEARS_DIR, fingerprinted, input_base, input_fingerprints
@@ -34,7 +35,7 @@ def _fingerprints(warehouse: Path) -> dict[int, str]:
     try:
         _attach_warehouse(con, warehouse)
         spec, _ = _load(con, load_spec())
-        blocks, _, _ = fingerprinted(con, spec)
+        blocks, _, _ = fingerprinted(con, spec, blocks_of(spec))
         return input_fingerprints(con, spec, blocks, input_base(spec, 5, 20_000))
     finally:
         con.close()

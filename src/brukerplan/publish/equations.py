@@ -101,7 +101,11 @@ def apart_sql(spec: PublishSpec, table: TableSpec, column: str) -> str | None:
 
 def apart_hash_sql(spec: PublishSpec, table: TableSpec, column: str) -> str:
     """The hash (ubigint) of the text of the column's cell's `solve_apart_by` value: names a mapping year."""
-    return f"hash(({apart_sql(spec, table, column) or 'null'})::varchar)"
+    return _text_hash(apart_sql(spec, table, column) or "null")
+
+
+def _text_hash(sql: str) -> str:
+    return f"hash(({sql})::varchar)"
 
 
 def _build_cells(
@@ -117,13 +121,13 @@ def _build_cells(
     names = sorted(shown)
     con.execute(f"create or replace temp table {CELL_MAP} (block integer, row_id bigint, cell_id integer)")
     sources = {table.name: source_table(table.name) for table in spec.tables}
+    hashes = ", ".join(f"{h}::ubigint" for h in only or []) or "null"
     if only is not None:  # each table's rows that show a cell of those values, once (not once per block)
-        hashes = ", ".join(f"{h}::ubigint" for h in only) or "null"
         for table in spec.tables:
             years = {apart_sql(spec, table, count.column) for count in table.counts}
             if not years or None in years:
                 continue
-            where = " or ".join(f"({y}) is null or hash(({y})::varchar) in ({hashes})" for y in sorted(years))
+            where = " or ".join(f"({y}) is null or {_text_hash(y)} in ({hashes})" for y in sorted(years))
             sources[table.name] = quote(f"only_{table.name}")
             con.execute(
                 f"create or replace temp table {sources[table.name]} as "
@@ -142,7 +146,6 @@ def _build_cells(
             where = f"{quote(block.column)} is not null"
             if only is not None:
                 year = apart_sql(spec, table, block.column) or "null"
-                hashes = ", ".join(f"{h}::ubigint" for h in only) or "null"
                 where += f" and (({year}) is null or {apart_hash_sql(spec, table, block.column)} in ({hashes}))"
             selects.append(
                 f"select {block.number} as block, _row_id, {keys}, {quote(block.column)}::bigint as value "

@@ -35,7 +35,7 @@ import numpy as np
 
 from brukerplan.publish.exact import ExactStats, components, dense_numbers
 from brukerplan.publish.intervals import IntervalStats
-from brukerplan.publish.suppress import SuppressionStats, System, suppress_system
+from brukerplan.publish.suppress import SuppressionStats, System, is_small, suppress_system
 from brukerplan.restricted import private_dir
 
 SOLVER_MODULES = ("suppress.py", "exact.py", "intervals.py", "parts.py")
@@ -341,7 +341,7 @@ def solve_parts(
     started = time.perf_counter()
     parts = split(system, threshold, lp_budget)
     summary = PartsSummary(parts=len(parts), fingerprints={part.fingerprint for part in parts})
-    primary = (system.value >= 1) & (system.value <= int(threshold) - 1)
+    primary = is_small(system.value, threshold)
     withheld = primary.copy()  # a cell in no part: withheld if small (the parts' cells are set below)
     null_vector = np.zeros(system.n_cells, dtype=np.int64)
     part_stats: list[SuppressionStats] = []

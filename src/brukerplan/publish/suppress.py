@@ -43,6 +43,11 @@ MAX_STEPS = 6  # how far from a fixed cell a complementary cell is looked for
 PROPAGATION_ROUNDS = 6  # rounds of bound propagation (4 found 87 of the 92 pinned cells of a scale-1 run)
 
 
+def is_small(value: np.ndarray, threshold: int) -> np.ndarray:
+    """Per count: whether it is small (1 to threshold - 1), i.e. withheld for its own sake (primary)."""
+    return (value >= 1) & (value <= int(threshold) - 1)
+
+
 @dataclass
 class System:
     """Cells (by cell number) and the members of the equations (ordered by equation number)."""
@@ -250,7 +255,7 @@ def suppress_system(
     stats.cells, stats.equations = int((system.value >= 0).sum()), system.n_eqs
     index = Index.of(system)
     rank = Priority.of(system)
-    primary = (system.value >= 1) & (system.value <= int(threshold) - 1)
+    primary = is_small(system.value, threshold)
     withheld = primary.copy()
     stats.primary = int(primary.sum())
     lap = stats.lap("index", lap)

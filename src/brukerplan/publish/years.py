@@ -47,6 +47,7 @@ from brukerplan.publish.equations import (
 )
 from brukerplan.publish.masks import ShownCells, shown_cells, table_rows
 from brukerplan.publish.parts import (
+    CACHE_SUFFIX,
     Part,
     PartCache,
     PartResult,
@@ -59,10 +60,10 @@ from brukerplan.publish.parts import (
     write_npz,
 )
 from brukerplan.publish.spec import PublishSpec, SpecError
-from brukerplan.publish.suppress import SuppressionStats, System
+from brukerplan.publish.suppress import SuppressionStats, System, is_small
 
 YEARS_DIR = "years"  # inside the parts store
-RECORD_SUFFIX = ".npz"
+RECORD_SUFFIX = CACHE_SUFFIX  # keep_only() below is PartCache's, which knows its files by this suffix
 FORMAT = "P19 year record 1"
 INPUT_MODULES = ("equations.py", "spec.py", "years.py")
 
@@ -303,10 +304,11 @@ def copies(con: duckdb.DuckDBPyConnection, spec: PublishSpec, blocks: list[Block
     return out
 
 
-def fingerprinted(con: duckdb.DuckDBPyConnection, spec: PublishSpec) -> tuple[list[Block], set[int], dict[int, Copy]]:
-    """The blocks a year's input fingerprint and record cover (all but the free blocks and the copies), the free
-    blocks and the copies."""
-    blocks = blocks_of(spec)
+def fingerprinted(
+    con: duckdb.DuckDBPyConnection, spec: PublishSpec, blocks: list[Block]
+) -> tuple[list[Block], set[int], dict[int, Copy]]:
+    """Of `blocks` (blocks_of(spec)): those a year's input fingerprint and record cover (all but the free blocks
+    and the copies), the free blocks and the copies."""
     free = free_blocks(spec, blocks)
     copied = copies(con, spec, blocks, free)
     return [b for b in blocks if b.number not in free and b.number not in copied], free, copied
@@ -320,7 +322,7 @@ def difference_blocks(spec: PublishSpec, blocks: list[Block]) -> set[int]:
 
 def _year_counts(system: System, withheld: np.ndarray, threshold: int, mask: np.ndarray) -> dict[str, int]:
     in_year = mask & (system.value >= 0)
-    small = (system.value >= 1) & (system.value <= int(threshold) - 1)
+    small = is_small(system.value, threshold)
     equations = np.unique(system.eq[mask[system.cell]]) if len(system.eq) else system.eq
     return {
         "cells": int(in_year.sum()),
@@ -345,7 +347,7 @@ def solve_by_year(
     blocks = blocks_of(spec)
     rows = table_rows(con, spec)
     store = YearStore(cache.directory / YEARS_DIR)
-    bound, free, copied = fingerprinted(con, spec)
+    bound, free, copied = fingerprinted(con, spec, blocks)
     by_block = block_years(con, spec, bound)
     fingerprints = input_fingerprints(con, spec, bound, input_base(spec, threshold, lp_budget))
     records: dict[int, YearRecord] = {}
@@ -510,7 +512,7 @@ def _small(con: duckdb.DuckDBPyConnection, block: Block, rows: dict[str, int], t
     out = ShownCells.empty(rows[block.table])
     row_id, value = np.asarray(data["_row_id"], dtype=np.int64), np.asarray(data["v"], dtype=np.int64)
     out.shown[row_id] = True
-    out.withheld[row_id] = (value >= 1) & (value <= int(threshold) - 1)
+    out.withheld[row_id] = is_small(value, threshold)
     return out
 
 
