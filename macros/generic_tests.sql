@@ -1,26 +1,33 @@
 {#- Generic data tests written here because no dbt package hub is reachable. -#}
 
 {% test unique_combination_of_columns(model, combination_of_columns, column_name=none) %}
-    {#- The listed columns together identify a row (a composite primary key): no duplicates, no nulls. -#}
-    with keyed as (
-        select {{ combination_of_columns | join(', ') }}
+    {#- The listed columns together identify a row (a composite primary key): no duplicates, no nulls. Grouped
+        by a 64-bit hash of the key first, which is about twice as fast as grouping by the columns on the large
+        person-level tables; only the rows whose hash repeats (a duplicate, or a rare hash collision) are then
+        grouped by the columns themselves, so a collision is never reported as a duplicate (decisions W10). -#}
+    {%- set key = combination_of_columns | join(', ') %}
+    with repeated_hashes as (
+        select hash({{ key }}) as key_hash
         from {{ model }}
+        group by key_hash
+        having count(*) > 1
     ),
 
     duplicated as (
         select
-            {{ combination_of_columns | join(', ') }},
+            {{ key }},
             count(*) as n_rows
-        from keyed
+        from {{ model }}
+        where hash({{ key }}) in (select key_hash from repeated_hashes)
         group by all
         having count(*) > 1
     ),
 
     null_keys as (
         select
-            {{ combination_of_columns | join(', ') }},
+            {{ key }},
             1 as n_rows
-        from keyed
+        from {{ model }}
         where {% for column in combination_of_columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
     )
 

@@ -1,10 +1,9 @@
-{{ config(**per_year_config()) }}  -- per mapping year (decisions W6)
+{{ config(materialized='view') }}  -- a view over fct_person_year (decisions W10)
 -- One row per person, mapping year and service asked in that registration's layout (a service not asked has no
 -- row). Status per rule 7: continue = received and recommended, new = recommended not received, end = received
 -- not recommended, none = neither; unknown when either set is unknown (null).
 with persons as (
     select * from {{ ref('fct_person_year') }}
-    where {{ in_build_years() }}
 ),
 
 services as (

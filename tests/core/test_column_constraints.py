@@ -4,16 +4,11 @@ failing row naming it, with the number of rows that break it."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from brukerplan.settings import PROJECT_DIR
-from brukerplan.warehouse.dbt_runner import run_dbt
-from tests.support import settings_under
-from tests.warehouse.conftest import copy_project
+from tests.core.seed_probe import probe
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +31,8 @@ seeds:
 
 def _probe(tmp_path: Path, rows: str) -> tuple[bool, list[tuple[str, int]]]:
     """Build the probe seed and its test with `rows` (CSV body); the outcome and the stored failing rows."""
-    project = copy_project(PROJECT_DIR, tmp_path / "project")
-    (project / "seeds" / "zz_constraint_probe.csv").write_text("id,colour,score\n" + rows, encoding="utf-8")
-    (project / "seeds" / "zz_constraint_probe.yml").write_text(PROBE_YAML, encoding="utf-8")
-    settings = dataclasses.replace(settings_under(tmp_path), project_dir=project)
-    outcome = run_dbt(["build", "--select", "zz_constraint_probe", "--store-failures"], settings)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() where table_name like 'column_constraints%'"
-        ).fetchall()
-        assert len(tables) == 1, tables
-        stored = con.execute(f'select * from "{tables[0][0]}"."{tables[0][1]}" order by 1').fetchall()
-    finally:
-        con.close()
-    return outcome.success, [(str(name), int(n)) for name, n in stored]
+    ok, stored = probe(tmp_path, "zz_constraint_probe", "id,colour,score\n" + rows, PROBE_YAML, "column_constraints")
+    return ok, [(str(name), int(n)) for name, n in stored]
 
 
 def test_each_broken_constraint_is_one_row_with_its_count(tmp_path: Path) -> None:

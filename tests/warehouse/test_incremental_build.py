@@ -96,12 +96,14 @@ def _last_dbt_run(settings: Settings) -> tuple[str, str]:
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple]]:
-    """Every base table outside meta (the build's own bookkeeping) with its columns, types and comments."""
+    """Every base table outside meta (the build's own bookkeeping), and every view outside staging (whose views read
+    the landing zone: compared through the tables built from them), with its columns, types and comments."""
     rows = con.execute(
         "select schema_name || '.' || table_name, column_name, data_type, comment from duckdb_columns() "
         "where database_name = ? and schema_name != 'meta' and table_name in (select table_name from "
-        "duckdb_tables() where database_name = ?) order by all",
-        [catalog, catalog],
+        "duckdb_tables() where database_name = ? union all select view_name from duckdb_views() where "
+        "database_name = ? and not internal and schema_name != 'staging') order by all",
+        [catalog, catalog, catalog],
     ).fetchall()
     tables: dict[str, list[tuple]] = {}
     for name, *column in rows:
