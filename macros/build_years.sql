@@ -29,6 +29,25 @@
 
 {% macro per_year_config() -%}
     {#- The config of a per-year table model: a table, or an incremental model when the build has build years. -#}
+    {{ return(incremental_config("{{ delete_build_years() }}", {'rebuilt_by': 'mapping_year'})) }}
+{%- endmacro %}
+
+{% macro per_group_config(source, keys=['municipality_code', 'person_id'], touched=['mapping_year']) -%}
+    {#- The config of a model rebuilt by groups (decisions W11): its rows of a group (a value of `keys`) depend only on
+        the group's rows of the model `source` (a name), across mapping years. A table, or with build years an
+        incremental model that rebuilds every group with a row whose `touched` columns hold a build year, in its
+        old rows or in the new rows of `source` (delete_build_groups() below, then in_rebuilt_groups(), or
+        in_build_years() when the group is the mapping year). The returns' "over time" models are rebuilt by
+        municipality and person; mart_services by mapping year, the years built and those whose next mapping is
+        one of them. -#}
+    {%- set hook = "{{ delete_build_groups(ref('" ~ source ~ "'), " ~ (keys | tojson) ~ ", " ~ (touched | tojson)
+        ~ ") }}" %}
+    {{ return(incremental_config(hook, {'rebuilt_by': 'group', 'group_keys': keys})) }}
+{%- endmacro %}
+
+{% macro incremental_config(delete_hook, meta) -%}
+    {#- A table, or with build years an incremental model (append) whose pre-hook `delete_hook` deletes the rows to
+        be selected again; `meta` says which (rebuilt_by: mapping_year or group, and the group's keys). -#}
     {%- if build_years() is none -%}
         {{ return({'materialized': 'table'}) }}
     {%- endif -%}
@@ -36,7 +55,8 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'fail',
-        'pre_hook': ["{{ delete_build_years() }}"],
+        'pre_hook': [delete_hook],
+        'meta': meta,
     }) }}
 {%- endmacro %}
 
@@ -58,12 +78,53 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro in_build_years(column='mapping_year') -%}
-    {#- A where condition: true for every row in a full build, only for the build years' rows in an incremental one. -#}
+{% macro delete_build_groups(source, keys, touched) -%}
+    {#- Pre-hook of a model rebuilt by groups (per_group_config): every group with a row whose `touched` columns hold
+        a build year, in this model's live rows or in the new rows of `source`, loses all its rows; they are selected
+        again (in_rebuilt_groups(), in_build_years()). A group's rows change only when its rows of `source` do, and
+        those change only in the build years. -#}
     {%- if build_years() is not none and is_incremental() -%}
-        {{ column }} in ({{ year_list(build_years()) }})
+        {%- set years = year_list(build_years()) %}
+        {%- set where %}{% for column in touched %}{{ column }} in ({{ years }}){{ ' or ' if not loop.last }}{% endfor %}{% endset %}
+        delete from {{ this }} as live using (
+            select distinct {{ keys | join(', ') }} from {{ this }} where {{ where }}
+            union
+            select distinct {{ keys | join(', ') }} from {{ source }} where {{ where }}
+        ) as rebuilt
+        where {% for key in keys %}live.{{ key }} = rebuilt.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro in_rebuilt_groups(rows, keys=['municipality_code', 'person_id']) -%}
+    {#- A where condition on `rows` (an alias of the model's source) in a per-group model: true in a full build; in
+        an incremental one, only the groups the model has no row of after delete_build_groups(): those it deleted
+        and groups new in the build years. (Every group of the source with rows in the model keeps them all or
+        loses them all, so a group either is rebuilt whole or is left as it was.) -#}
+    {%- if build_years() is not none and is_incremental() -%}
+        not exists (
+            select 1 from {{ this }} as kept
+            where {% for key in keys %}kept.{{ key }} = {{ rows }}.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+        )
     {%- else -%}
         true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro in_build_years(column='mapping_year') -%}
+    {#- A where condition on a mapping year `column`: the years this build computes for the model. Every row in a full
+        build and in a model rebuilt in full; the build years in a per-year model; in a model rebuilt by mapping
+        year (per_group_config with keys [mapping_year]) the years its pre-hook deleted. -#}
+    {%- if build_years() is none or not is_incremental() -%}
+        true
+    {%- elif config.get('meta', {}).get('rebuilt_by') == 'group' -%}
+        {%- if config.get('meta').get('group_keys') != ['mapping_year'] -%}
+            {{ exceptions.raise_compiler_error('in_build_years() in a model rebuilt by groups other than years') }}
+        {%- endif -%}
+        {{ column }} not in (select distinct mapping_year from {{ this }})
+    {%- else -%}
+        {{ column }} in ({{ year_list(build_years()) }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -118,8 +179,11 @@
 {%- endmacro %}
 
 {% macro is_per_year_model(relation) -%}
-    {#- True when `relation` is a model of this project materialized incrementally (per_year_config() with build
-        years): only the per-year models are. -#}
+    {#- True when `relation` is a model of this project built by mapping year in this build (per_year_config() with
+        build years). A per-group model (per_group_config()) is not: its rebuilt groups keep rows of other years. -#}
     {%- set node = project_node(relation.identifier, ['model']) -%}
-    {{ return(node is not none and node.schema == relation.schema and node.config.materialized == 'incremental') }}
+    {{ return(
+        node is not none and node.schema == relation.schema and node.config.materialized == 'incremental'
+        and node.config.meta.get('rebuilt_by') == 'mapping_year'
+    ) }}
 {%- endmacro %}

@@ -5,6 +5,9 @@
 -- received or recommended (only in persons_status_unknown); the *_in_known_set columns count every known set
 -- instead. The next-mapping columns follow the persons of a cell to the next mapping of the same geography for
 -- the same group and count who received the service then.
+{{ config(**per_group_config(
+    'int_participation_geography', keys=['mapping_year'], touched=['mapping_year', 'next_mapping_year']
+)) }}  -- by mapping year: the years built and those whose next mapping is one of them (decisions W11)
 {% set cell = ['geo_level', 'geo_code', 'mapping_year', 'user_group'] %}  {#- a mart cell without the service -#}
 
 with
@@ -17,6 +20,7 @@ participation as (
         user_group,
         next_mapping_year
     from {{ ref('int_participation_geography') }}
+    where {{ in_build_years() }}
 ),
 
 persons as (
@@ -29,6 +33,13 @@ persons as (
         services_received,
         services_recommended
     from {{ ref('fct_person_year') }}
+),
+
+built_persons as (
+    -- the persons of the mapping years this build computes (every year but in an incremental build); `persons`
+    -- (every year) are also followed to their next mapping
+    select * from persons
+    where {{ in_build_years() }}
 ),
 
 services as (
@@ -87,7 +98,7 @@ person_layouts as (
         count(*) filter (where services_received is null or services_recommended is null) as persons_status_unknown,
         count(services_received) as received_set_known,
         count(services_recommended) as recommended_set_known
-    from persons
+    from built_persons
     group by all
 ),
 
@@ -100,7 +111,7 @@ received_services as (
         layout,
         services_recommended,
         unnest(list_distinct(services_received)) as service_code
-    from persons
+    from built_persons
 ),
 
 recommended_services as (
@@ -112,7 +123,7 @@ recommended_services as (
         layout,
         services_received,
         unnest(list_distinct(services_recommended)) as service_code
-    from persons
+    from built_persons
 ),
 
 person_services as (
@@ -179,19 +190,19 @@ person_services as (
 candidate_next_years as (
     -- the next mappings a person-year can be followed to: of the cells its municipality and group count in
     select distinct
-        persons.person_id,
-        persons.mapping_year,
+        built_persons.person_id,
+        built_persons.mapping_year,
         participation.next_mapping_year
-    from persons
+    from built_persons
     inner join geography_rollup
-        on persons.municipality_code = geography_rollup.municipality_code
+        on built_persons.municipality_code = geography_rollup.municipality_code
     inner join group_rollup
-        on persons.finest_group = group_rollup.finest_group
+        on built_persons.finest_group = group_rollup.finest_group
     inner join participation
         on
             geography_rollup.geo_level = participation.geo_level
             and geography_rollup.geo_code = participation.geo_code
-            and persons.mapping_year = participation.mapping_year
+            and built_persons.mapping_year = participation.mapping_year
             and group_rollup.user_group = participation.user_group
     where participation.next_mapping_year is not null
 ),
@@ -209,7 +220,7 @@ mapped_again as (
         next_mapping.municipality_code as next_municipality_code,
         next_mapping.layout as next_layout,
         next_mapping.services_received as next_services_received
-    from persons as this_mapping
+    from built_persons as this_mapping
     inner join candidate_next_years
         on
             this_mapping.person_id = candidate_next_years.person_id

@@ -1,10 +1,11 @@
+{{ config(**per_group_config('fct_return_person_year')) }}  -- by municipality and person (decisions W11)
 -- Return packages, "Brukere over tid": per person a municipality registered in two or more mapping years, the
 -- colour of each living-condition area and of the living index each year, and the change since the person's
 -- previous mapping by that municipality: better, same, worse, or unknown when either colour is unknown. Colours
 -- are ordered green < yellow < red; blue (blålys, the index only) counts as red.
 with person_years as (
-    select * from {{ ref('fct_return_person_year') }}
-    where mappings_by_municipality >= 2
+    select * from {{ ref('fct_return_person_year') }} as person_years  -- noqa: AL05
+    where mappings_by_municipality >= 2 and {{ in_rebuilt_groups('person_years') }}
 ),
 
 areas as (

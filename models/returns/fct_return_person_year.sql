@@ -1,9 +1,11 @@
+{{ config(**per_group_config('fct_return_registration')) }}  -- by municipality and person (decisions W11)
 -- Return packages: one registration per person, mapping year and municipality of the target structure that
 -- registered the person: the one that counted when the municipality's registration counted, otherwise the one
 -- de-duplication would have preferred among the municipality's own (rule 3's order). The person's previous and
 -- next mapping by the same municipality are the years it registered the person before and after.
 with registrations as (
-    select * from {{ ref('fct_return_registration') }}
+    select * from {{ ref('fct_return_registration') }} as registrations  -- noqa: AL05
+    where {{ in_rebuilt_groups('registrations') }}
 ),
 
 ranked as (

@@ -1,10 +1,11 @@
+{{ config(**per_group_config('fct_return_person_year')) }}  -- by municipality and person (decisions W11)
 -- Return packages, "Brukere over tid": per person a municipality registered in two or more mapping years, each
 -- service asked in that year's layout, whether it was received and recommended, and for a recommended service
 -- whether the person received it at the next mapping by the same municipality (null when there was none yet or
 -- the set is unknown then).
 with person_years as (
-    select * from {{ ref('fct_return_person_year') }}
-    where mappings_by_municipality >= 2
+    select * from {{ ref('fct_return_person_year') }} as person_years  -- noqa: AL05
+    where mappings_by_municipality >= 2 and {{ in_rebuilt_groups('person_years') }}
 ),
 
 services as (

@@ -135,6 +135,32 @@ def _differences(incremental: Path, full: Path) -> list[str]:
         con.close()
 
 
+def _regrouped(before: Path, after: Path, year: int) -> tuple[int, int]:
+    """Groups of the returns (a municipality and a person, fct_return_person_year) with rows of other years on both
+    sides that lost their row of `year` from `before` to `after`, and those that gained one: the groups an
+    incremental build must rebuild across years (decisions W11)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{before}' as old (read_only)")
+        con.execute(f"attach '{after}' as new (read_only)")
+        counts = []
+        group = (
+            "{0}.returns.fct_return_person_year as in_{0} where in_{0}.municipality_code = g.municipality_code "
+            "and in_{0}.person_id = g.person_id and in_{0}.mapping_year {1} " + str(year)
+        )
+        for a, b in (("old", "new"), ("new", "old")):
+            sql = (
+                f"select count(distinct (municipality_code, person_id)) from {a}.returns.fct_return_person_year as g "
+                f"where mapping_year = {year} and not exists (select 1 from {group.format(b, '=')}) "
+                f"and exists (select 1 from {group.format('old', '!=')}) "
+                f"and exists (select 1 from {group.format('new', '!=')})"
+            )
+            counts.append(con.execute(sql).fetchone()[0])  # type: ignore[index]
+        return counts[0], counts[1]
+    finally:
+        con.close()
+
+
 def test_incremental_builds_equal_full_builds(tmp_path: Path, chain: ChainRun) -> None:
     settings = settings_under(tmp_path / "live")
     shutil.copytree(chain.settings.landing, settings.landing)
@@ -161,6 +187,59 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path, chain: ChainRun) -
     said = _build(settings)
     assert "incremental build: mapping years none (0 new submission(s))" in said, said
     assert _differences(settings.warehouse, reference.warehouse) == []
+
+    # a resubmission that withdraws persons the municipality registered in another year too, then one that brings
+    # them back: their returns groups lose and regain a year, and are rebuilt in every year (decisions W11)
+    for step, resubmission in enumerate(_withdrawn_and_back(settings, chain.root / "synth" / "extracts", tmp_path)):
+        before = shutil.copyfile(settings.warehouse, tmp_path / f"before-{step}.duckdb")
+        landed = run_cli("ingest", str(resubmission), "--landing", str(settings.landing))
+        assert landed.returncode == 0, landed.stdout + landed.stderr
+        said = _build(settings)
+        assert f"incremental build: mapping years {held.first_year} (1 new submission(s))" in said, said
+        moved = _regrouped(before, settings.warehouse, held.first_year)[step]
+        assert moved > 0, f"step {step}: no returns group {('lost', 'regained')[step]} a year"
+        assert "full build" in _build(reference, "--full")
+        assert _differences(settings.warehouse, reference.warehouse) == []
+
+
+def _withdrawn_and_back(settings: Settings, extracts: Path, folder: Path) -> tuple[Path, Path]:
+    """Two resubmissions of the first year's municipal CSV extract (the current one of its municipality) whose persons
+    the same municipality registered in most other years (fct_return_person_year): the first without those
+    persons' rows, the second with every row again (in reverse order, so that its content is new)."""
+    records = _records(settings.landing)
+    year = min(r["mapping_year"] for r in records)
+    current: dict[str, dict] = {}
+    for r in sorted(records, key=lambda r: (r["delivered_on"], r["delivery_seq"])):
+        if r["mapping_year"] == year and r["scope_type"] == "municipality":
+            current[r["scope"]] = r  # the latest delivery of the municipality
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        followed = {
+            r["submission_id"]: [
+                row[0]
+                for row in con.execute(
+                    "select person_id from returns.fct_return_person_year as g where submission_id = ? and exists "
+                    "(select 1 from returns.fct_return_person_year as other where other.municipality_code = "
+                    "g.municipality_code and other.person_id = g.person_id and other.mapping_year != g.mapping_year)",
+                    [r["submission_id"]],
+                ).fetchall()
+            ]
+            for r in current.values()
+            if r["format"] == "csv"
+        }
+    finally:
+        con.close()
+    chosen = max(current.values(), key=lambda r: (len(followed.get(r["submission_id"], [])), r["scope"]))
+    persons = followed.get(chosen["submission_id"], [])
+    assert persons, "no first-year municipal CSV holds a person its municipality registered in another year"
+    header, *rows = (extracts / chosen["original_name"]).read_bytes().splitlines(keepends=True)
+    kept = [row for row in rows if not any(p.encode() in row for p in persons)]
+    assert 0 < len(kept) < len(rows), (chosen["original_name"], len(rows), len(kept))
+    stem = f"BP{year}_{chosen['scope']}_{chosen['delivered_on'].replace('-', '')}"
+    withdrawn, back = (folder / f"{stem}_{chosen['delivery_seq'] + seq}.csv" for seq in (1, 2))
+    withdrawn.write_bytes(header + b"".join(kept))
+    back.write_bytes(header + b"".join(reversed(rows)))
+    return withdrawn, back
 
 
 def test_an_untrusted_live_warehouse_gives_a_full_build(tmp_path: Path, chain: ChainRun) -> None:
