@@ -53,6 +53,6 @@ final as (
         on {{ asked_in_layout('followed.layout', 'services') }}
 )
 
--- stored by municipality: `brukerplan return` reads one municipality at a time and DuckDB skips the rest
+-- not sorted (decisions W12): built from fct_return_person_year, which is stored by municipality, the rows come out
+-- nearly in its order, so `brukerplan return` reading one municipality still skips most of the table
 select * from final
-order by municipality_code, mapping_year
