@@ -1,12 +1,14 @@
-"""The bench's verdicts on issue 17's targets: met, missed or not measured, from the measures of one run."""
+"""The bench's verdicts on issue 17's targets: met, missed, failed or not measured, from the measures of one run."""
 
 from __future__ import annotations
 
 from brukerplan.bench.runner import StepMeasure, target_lines
 
 
-def _measure(step: str, seconds: float, scale: float = 1.0, peak: float = 100.0, **detail: object) -> StepMeasure:
-    return StepMeasure(scale, step, 0, seconds, seconds, peak, detail=dict(detail))
+def _measure(
+    step: str, seconds: float, scale: float = 1.0, peak: float = 100.0, exit_code: int = 0, **detail: object
+) -> StepMeasure:
+    return StepMeasure(scale, step, exit_code, seconds, seconds, peak, detail=dict(detail))
 
 
 def _verdicts(measures: list[StepMeasure]) -> dict[str, tuple[str, str]]:
@@ -39,3 +41,17 @@ def test_the_demo_is_the_sum_of_its_steps_at_scale_one() -> None:
     assert _verdicts(measures)["`make demo` (its steps, after setup)"] == ("114.0 s", "met")
     measures[0] = _measure("synth", 25.0)
     assert _verdicts(measures)["`make demo` (its steps, after setup)"] == ("120.0 s", "MISSED")
+
+
+def test_a_step_that_failed_is_no_measure_of_its_target() -> None:
+    # the scale-5 build that ran out of memory after 178 s was reported as a time, as if it had built the warehouse
+    steps = ("synth", "ingest (all)", "dbt build", "publish", "report", "return")
+    measures = [_measure(step, 10.0) for step in steps] + [_measure("dbt build", 50.0, scale=5.0, exit_code=1)]
+    verdicts = _verdicts(measures)
+    assert verdicts["dbt build, scale 5"] == ("50.0 s, 0.1 GiB", "FAILED: dbt build exit 1")
+    assert verdicts["reports (pages + PDFs)"] == ("10.0 s", "met")
+    assert verdicts["`make demo` (its steps, after setup)"] == ("60.0 s", "met")
+    measures[4] = _measure("report", 10.0, exit_code=1)
+    verdicts = _verdicts(measures)
+    assert verdicts["reports (pages + PDFs)"] == ("10.0 s", "FAILED: report exit 1")
+    assert verdicts["`make demo` (its steps, after setup)"] == ("60.0 s", "FAILED: report exit 1")

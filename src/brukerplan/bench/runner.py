@@ -58,7 +58,8 @@ TARGETS = (
 
 
 def target_lines(measures: list[StepMeasure]) -> list[str]:
-    """Issue 17's targets against this run: measured value and verdict (a missing step is said to be missing)."""
+    """Issue 17's targets against this run: measured value and verdict (a missing step is said to be missing, a step
+    that exited with an error failed, whatever its time)."""
     by_step = {(m.scale, m.step): m for m in measures}
     demo = [by_step.get((1.0, step)) for step in DEMO_STEPS]
     lines = ["| target | limit | measured | verdict |", "| --- | ---: | ---: | --- |"]
@@ -82,6 +83,9 @@ def target_lines(measures: list[StepMeasure]) -> list[str]:
             shown += "" if peak is None else f", {peak / 1024:.1f} GiB"
             met = met and peak is not None and peak < target.peak_mib
         verdict = "not measured" if not shown else ("met" if met else "MISSED")
+        failed = [m for m in (demo if target.step == "demo" else [measure]) if m is not None and m.exit_code != 0]
+        if failed:  # a step that failed did not do its work: its time is no measure of it
+            verdict = "FAILED: " + ", ".join(f"{m.step} exit {m.exit_code}" for m in failed)
         lines.append(f"| {target.what} | {limit} | {shown} | {verdict} |")
     return lines
 
