@@ -97,12 +97,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro in_rebuilt_groups(rows, keys=['municipality_code', 'person_id']) -%}
+{% macro in_rebuilt_groups(rows) -%}
     {#- A where condition on `rows` (an alias of the model's source) in a per-group model: true in a full build; in
-        an incremental one, only the groups the model has no row of after delete_build_groups(): those it deleted
-        and groups new in the build years. (Every group of the source with rows in the model keeps them all or
-        loses them all, so a group either is rebuilt whole or is left as it was.) -#}
+        an incremental one, only the groups (the keys its per_group_config() gave) the model has no row of after
+        delete_build_groups(): those it deleted and groups new in the build years. (Every group of the source with
+        rows in the model keeps them all or loses them all, so a group either is rebuilt whole or is left as it
+        was.) -#}
     {%- if build_years() is not none and is_incremental() -%}
+        {%- set keys = config.get('meta').get('group_keys') %}
         not exists (
             select 1 from {{ this }} as kept
             where {% for key in keys %}kept.{{ key }} = {{ rows }}.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
@@ -180,10 +182,10 @@
 
 {% macro is_per_year_model(relation) -%}
     {#- True when `relation` is a model of this project built by mapping year in this build (per_year_config() with
-        build years). A per-group model (per_group_config()) is not: its rebuilt groups keep rows of other years. -#}
+        build years: only then does its config carry meta.rebuilt_by). A per-group model (per_group_config()) is
+        not: its rebuilt groups keep rows of other years. -#}
     {%- set node = project_node(relation.identifier, ['model']) -%}
     {{ return(
-        node is not none and node.schema == relation.schema and node.config.materialized == 'incremental'
-        and node.config.meta.get('rebuilt_by') == 'mapping_year'
+        node is not none and node.schema == relation.schema and node.config.meta.get('rebuilt_by') == 'mapping_year'
     ) }}
 {%- endmacro %}
