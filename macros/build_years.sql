@@ -32,6 +32,16 @@
     {{ return(incremental_config("{{ delete_build_years() }}", {'rebuilt_by': 'mapping_year'})) }}
 {%- endmacro %}
 
+{% macro per_year_view_config() -%}
+    {#- The config of a view whose rows of a mapping year are computed from the rows of that year of per-year models
+        (and from seeds, which an incremental build never changes) alone (decisions W13): with build years it carries
+        meta.rebuilt_by like a per-year table, so that its generic tests read the build years' rows only. -#}
+    {%- if build_years() is none -%}
+        {{ return({'materialized': 'view'}) }}
+    {%- endif -%}
+    {{ return({'materialized': 'view', 'meta': {'rebuilt_by': 'mapping_year'}}) }}
+{%- endmacro %}
+
 {% macro per_group_config(source, keys=['municipality_code', 'person_id'], touched=['mapping_year']) -%}
     {#- The config of a model rebuilt by groups (decisions W11): its rows of a group (a value of `keys`) depend only on
         the group's rows of the model `source` (a name), across mapping years. A table, or with build years an
@@ -181,9 +191,9 @@
 {%- endmacro %}
 
 {% macro is_per_year_model(relation) -%}
-    {#- True when `relation` is a model of this project built by mapping year in this build (per_year_config() with
-        build years: only then does its config carry meta.rebuilt_by). A per-group model (per_group_config()) is
-        not: its rebuilt groups keep rows of other years. -#}
+    {#- True when `relation` is a model of this project built by mapping year in this build (per_year_config() or
+        per_year_view_config() with build years: only then does its config carry meta.rebuilt_by). A per-group model
+        (per_group_config()) is not: its rebuilt groups keep rows of other years. -#}
     {%- set node = project_node(relation.identifier, ['model']) -%}
     {{ return(
         node is not none and node.schema == relation.schema and node.config.meta.get('rebuilt_by') == 'mapping_year'

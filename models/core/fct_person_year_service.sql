@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}  -- a view over fct_person_year (decisions W10)
+{{ config(**per_year_view_config()) }}  -- a view over fct_person_year (decisions W10, W13)
 -- One row per person, mapping year and service asked in that registration's layout (a service not asked has no
 -- row). Status per rule 7: continue = received and recommended, new = recommended not received, end = received
 -- not recommended, none = neither; unknown when either set is unknown (null).

@@ -95,6 +95,12 @@ def _last_dbt_run(settings: Settings) -> tuple[str, str]:
     )[-1]
 
 
+def _last_results(settings: Settings) -> dict[str, str]:
+    """unique_id -> compiled code of every node the last dbt invocation on the settings' warehouse ran."""
+    results = json.loads((settings.warehouse.parent / "dbt_target" / "run_results.json").read_text(encoding="utf-8"))
+    return {r["unique_id"]: r.get("compiled_code") or "" for r in results["results"]}
+
+
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple]]:
     """Every base table outside meta (the build's own bookkeeping), and every view outside staging (whose views read
     the landing zone: compared through the tables built from them), with its columns, types and comments."""
@@ -178,9 +184,17 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path, chain: ChainRun) -
     materialized, log = _last_dbt_run(settings)
     assert materialized == "incremental"
     assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log, log[:2000]
+    # the live seeds kept, the person-service view's tests on the build years only (decisions W13)
+    ran = _last_results(settings)
+    assert not [node for node in ran if node.startswith("seed.")]
+    view_tests = {node: code for node, code in ran.items() if "_fct_person_year_service_" in node}
+    assert view_tests and all(
+        f"where mapping_year in ({held.first_year}, {held.last_year})" in code for code in view_tests.values()
+    ), view_tests
     reference = settings_under(tmp_path / "reference", landing=settings.landing)
     assert "full build" in _build(reference)
     assert _last_dbt_run(reference)[0] == "table"
+    assert [node for node in _last_results(reference) if node.startswith("seed.")]
     assert _differences(settings.warehouse, reference.warehouse) == []
 
     # nothing new: every per-year model keeps its rows, everything else is rebuilt

@@ -238,10 +238,12 @@ def fixed_unknowns(
         grouped = np.argsort(leq, kind="stable")
         leq, lcell, coef = leq[grouped], lcell[grouped], coef[grouped]
     lengths = np.bincount(leq, minlength=n_eq)
-    # equations shortest first (stable: ties by equation number), members grouped by equation: the members come
-    # grouped by equation (eq non-decreasing), so the equations' ranges are taken in that order
-    short = lengths.astype(np.int16) if len(lengths) and lengths.max() < 2**15 else lengths  # a radix sort
-    by_length = np.argsort(short, kind="stable")
+    # equations shortest first, ties by their lowest unknown (then by equation number): consecutive equations then
+    # touch nearby unknowns and pivot rows, which the elimination, bound by memory latency, reads about 40 % faster
+    # than in equation order (decisions P21); members grouped by equation (eq non-decreasing), so the equations'
+    # ranges are taken in that order
+    lowest = np.minimum.reduceat(lcell, np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+    by_length = np.argsort(lengths.astype(np.int64) * n_cell + lowest, kind="stable")
     order, _ = gather_ranges(np.concatenate([[0], np.cumsum(lengths)]), by_length)
     ptr = np.concatenate([[0], np.cumsum(lengths[by_length])]).astype(np.int64)
     cols = lcell[order].astype(np.int64)

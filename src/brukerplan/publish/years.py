@@ -45,6 +45,7 @@ from brukerplan.publish.equations import (
     quote,
     source_table,
 )
+from brukerplan.publish.exact import sorted_distinct
 from brukerplan.publish.masks import ShownCells, shown_cells, table_rows
 from brukerplan.publish.parts import (
     CACHE_SUFFIX,
@@ -323,10 +324,10 @@ def difference_blocks(spec: PublishSpec, blocks: list[Block]) -> set[int]:
 def _year_counts(system: System, withheld: np.ndarray, threshold: int, mask: np.ndarray) -> dict[str, int]:
     in_year = mask & (system.value >= 0)
     small = is_small(system.value, threshold)
-    equations = np.unique(system.eq[mask[system.cell]]) if len(system.eq) else system.eq
+    members = system.eq[mask[system.cell]]  # non-decreasing (System.eq is): its distinct values are its runs
     return {
         "cells": int(in_year.sum()),
-        "equations": len(equations),
+        "equations": int(np.count_nonzero(members[1:] != members[:-1])) + 1 if len(members) else 0,
         "primary": int((small & in_year).sum()),
         "withheld_cells": int((withheld & in_year).sum()),
     }
@@ -447,7 +448,7 @@ def _records(
     parts_of: dict[int, list[tuple[str, SuppressionStats]]] = {}
     joined: set[int] = set()
     for fingerprint, (part_cells, part_stats) in recording.seen.items():
-        groups = np.unique(group[part_cells])
+        groups = sorted_distinct(group[part_cells])
         if len(groups) == 1 and groups[0] >= 0:
             parts_of.setdefault(int(groups[0]), []).append((fingerprint, part_stats))
         else:

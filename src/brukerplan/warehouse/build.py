@@ -179,8 +179,11 @@ def build_warehouse(
                     _remove(building)
             if plan is not None:
                 tell(plan.describe())
-            # unit tests check the SQL against fixed inputs: they run in `make test`, not in every data build (W3)
-            args = ["build", "--exclude-resource-type", "unit_test"] + (["--select", select] if select else [])
+            # unit tests check the SQL against fixed inputs: they run in `make test`, not in every data build (W3);
+            # an incremental build keeps the live warehouse's seeds, the same files by its plan's fingerprint (W13)
+            skipped = ["unit_test", "seed"] if plan is not None and plan.incremental else ["unit_test"]
+            args = ["build", *(a for kind in skipped for a in ("--exclude-resource-type", kind))]
+            args += ["--select", select] if select else []
             outcome = run_dbt(
                 args,
                 settings.with_paths(warehouse=building),
