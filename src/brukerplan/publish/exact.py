@@ -242,9 +242,10 @@ def fixed_unknowns(
     # touch nearby unknowns and pivot rows, which the elimination, bound by memory latency, reads about 40 % faster
     # than in equation order (decisions P21); members grouped by equation (eq non-decreasing), so the equations'
     # ranges are taken in that order
-    lowest = np.minimum.reduceat(lcell, np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+    eq_ptr = np.concatenate([[0], np.cumsum(lengths)])
+    lowest = np.minimum.reduceat(lcell, eq_ptr[:-1])
     by_length = np.argsort(lengths.astype(np.int64) * n_cell + lowest, kind="stable")
-    order, _ = gather_ranges(np.concatenate([[0], np.cumsum(lengths)]), by_length)
+    order, _ = gather_ranges(eq_ptr, by_length)
     ptr = np.concatenate([[0], np.cumsum(lengths[by_length])]).astype(np.int64)
     cols = lcell[order].astype(np.int64)
     vals = coef[order].astype(np.int64) % P
