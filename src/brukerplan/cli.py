@@ -358,16 +358,25 @@ def demo(
         Path | None, typer.Option("--returns", help="Return packages folder (env BRUKERPLAN_RETURNS, default returns)")
     ] = None,
     scale: Annotated[float, typer.Option("--scale", help="Synthetic volume; 1.0 = national")] = 1.0,
+    years: Annotated[
+        str, typer.Option("--years", help="Mapping years to generate, e.g. 2013-2024 (all) or 2016-2024 (quicker)")
+    ] = "2013-2024",
 ) -> None:
     """Run every stage end to end on synthetic data (synth, ingest, build, publish, report, return) and say
     where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth), with a
     throwaway keys file for the return packages (data/synth/return_keys.csv, 0600)."""
     from brukerplan.demo import run_demo
+    from brukerplan.synth.config import parse_years
 
     settings = load_settings(
         NUMBERS, landing=landing, warehouse=warehouse, published=published, reports=reports, returns=returns
     )
-    ok = run_demo(settings, console, scale=scale)
+    try:
+        parse_years(years)
+    except ValueError as exc:
+        console.print(f"[red]usage error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    ok = run_demo(settings, console, scale=scale, years=years)
     raise typer.Exit(0 if ok else 1)
 
 

@@ -47,7 +47,7 @@ class StepResult:
     seconds: float
 
 
-def plan_steps(settings: Settings, synth_dir: Path, scale: float) -> list[Step]:
+def plan_steps(settings: Settings, synth_dir: Path, scale: float, years: str = "2013-2024") -> list[Step]:
     """The demo's steps: (command, arguments, where its output goes)."""
     landing, warehouse, published, reports, returns = (
         str(settings.landing),
@@ -58,7 +58,11 @@ def plan_steps(settings: Settings, synth_dir: Path, scale: float) -> list[Step]:
     )
     keys = synth_dir / "return_keys.csv"
     return [
-        Step("synth", ["synth", "--out", str(synth_dir), "--scale", str(scale)], str(synth_dir / "extracts")),
+        Step(
+            "synth",
+            ["synth", "--out", str(synth_dir), "--scale", str(scale), "--years", years],
+            str(synth_dir / "extracts"),
+        ),
         Step("ingest", ["ingest", str(synth_dir / "extracts"), "--landing", landing], landing),
         Step("build", ["build", "--landing", landing, "--warehouse", warehouse], warehouse),
         Step(
@@ -74,9 +78,9 @@ def plan_steps(settings: Settings, synth_dir: Path, scale: float) -> list[Step]:
     ]
 
 
-def run_demo(settings: Settings, console: Console, scale: float = 1.0) -> bool:
+def run_demo(settings: Settings, console: Console, scale: float = 1.0, years: str = "2013-2024") -> bool:
     synth_dir = settings.landing.parent / "synth"
-    steps = plan_steps(settings, synth_dir, scale)
+    steps = plan_steps(settings, synth_dir, scale, years)
     env = {**os.environ, **settings.as_env()}
     results: list[StepResult] = []
     started = time.perf_counter()

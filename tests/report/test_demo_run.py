@@ -1,8 +1,9 @@
 """Issue 9 "Done when", on a real `brukerplan demo` run (synth → ingest → dbt build → publish → report → return, at a
-small scale into temporary folders): Chromium opens the index and three municipality pages — one that mapped
-every year, one every second year, one merged in 2020 — with no console errors and no request leaving the disk,
-screenshots kept in build/test-artefacts/report-demo/; and every figure on those pages reads back equal to the
-published table it came from (a withheld cell is never printed as a number)."""
+small scale and seven mapping years, 2014–2020, one of each layout, into temporary folders): Chromium opens the
+index and three municipality pages — one that mapped every year, one every second year, one merged in 2020 — with
+no console errors and no request leaving the disk, screenshots kept in build/test-artefacts/report-demo/; and every
+figure on those pages reads back equal to the published table it came from (a withheld cell is never printed as a
+number)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def test_demo_pages_open_without_errors_and_read_back(tmp_path: Path) -> None:
         "demo",
         "--scale",
         "0.01",
+        "--years",  # a layout v1, v2 and v3 year each, the 2020 mergers, every year and every second year
+        "2014-2020",
         "--landing",
         str(tmp_path / "data" / "landing"),
         "--warehouse",

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from brukerplan.publish.exact import (
@@ -34,7 +35,6 @@ from brukerplan.publish.exact import (
     dense_numbers,
     fixed_unknowns,
     gather_ranges,
-    sorted_distinct,
 )
 from brukerplan.publish.intervals import DEFAULT_LP_BUDGET, IntervalStats, failing_cells, propagated_failing
 
@@ -199,6 +199,55 @@ def _singleton_rounds(
     return (np.concatenate(added) if added else np.zeros(0, dtype=np.int64)), rounds
 
 
+@numba.njit(cache=True)
+def _farther(starts, cell_ptr, cell_eqs, eq_ptr, member_cell, eq_best, n, max_steps):  # pragma: no cover - compiled
+    """Per start cell (a fixed cell whose own equations hold no candidate): a breadth-first search over equations and
+    their members, step by step up to max_steps; at the first step whose newly reached cells have an equation
+    with a candidate, the best (lowest) eq_best of those equations, else n. A cell reached at an earlier step
+    is not looked at again: its equations held no candidate then. Per start cell, so a search stops as soon as
+    it finds (the vectorised search it replaces sorted every (start, reached cell) pair at every step: seconds
+    on the large components of a sparse year, decisions P22)."""
+    n_eqs = len(eq_ptr) - 1
+    best = np.full(len(starts), n, dtype=np.int64)
+    cell_seen = np.full(n, -1, dtype=np.int64)  # the last start that reached the cell
+    eq_seen = np.full(n_eqs, -1, dtype=np.int64)  # the last start that went through the equation
+    frontier = np.empty(n, dtype=np.int64)
+    reached = np.empty(n, dtype=np.int64)
+    for o in range(len(starts)):
+        cell_seen[starts[o]] = o
+        frontier[0] = starts[o]
+        n_frontier = 1
+        for _ in range(max_steps):
+            n_reached = 0
+            for i in range(n_frontier):
+                c = frontier[i]
+                for p in range(cell_ptr[c], cell_ptr[c + 1]):
+                    e = cell_eqs[p]
+                    if eq_seen[e] == o:
+                        continue
+                    eq_seen[e] = o
+                    for q in range(eq_ptr[e], eq_ptr[e + 1]):
+                        m = member_cell[q]
+                        if cell_seen[m] != o:
+                            cell_seen[m] = o
+                            reached[n_reached] = m
+                            n_reached += 1
+            found = n
+            for i in range(n_reached):
+                m = reached[i]
+                for p in range(cell_ptr[m], cell_ptr[m + 1]):
+                    if eq_best[cell_eqs[p]] < found:
+                        found = eq_best[cell_eqs[p]]
+            if found < n:
+                best[o] = found
+                break
+            if n_reached == 0:
+                break
+            frontier, reached = reached, frontier
+            n_frontier = n_reached
+    return best
+
+
 def _complement_of(
     system: System,
     index: Index,
@@ -221,24 +270,10 @@ def _complement_of(
     np.minimum.at(best, owner, eq_best[index.cell_eqs[positions]])
     # further out, step by step: equations -> their (withheld) members -> those members' equations
     stuck = np.flatnonzero(best >= n)
-    owner_cells, owners = determined[stuck], stuck
-    for _ in range(MAX_STEPS):
-        if len(stuck) == 0:
-            break
-        positions, owner = gather_ranges(index.cell_ptr, owner_cells)
-        members, member_owner = gather_ranges(index.eq_ptr, index.cell_eqs[positions])
-        neighbours, who = system.cell[members], owners[owner[member_owner]]
-        key = sorted_distinct(who.astype(np.int64) * n + neighbours)  # distinct (fixed cell, neighbour)
-        who, neighbours = key // n, key % n
-        positions, second = gather_ranges(index.cell_ptr, neighbours)
-        far = np.full(len(determined), n, dtype=np.int64)
-        np.minimum.at(far, who[second], eq_best[index.cell_eqs[positions]])
-        best[stuck] = far[stuck]
-        stuck = np.flatnonzero(best >= n)
-        is_stuck = np.zeros(len(determined), dtype=bool)
-        is_stuck[stuck] = True
-        keep = is_stuck[who]
-        owner_cells, owners = neighbours[keep], who[keep]
+    if len(stuck):
+        best[stuck] = _farther(
+            determined[stuck], index.cell_ptr, index.cell_eqs, index.eq_ptr, system.cell, eq_best, n, MAX_STEPS
+        )
     picks = np.zeros(n, dtype=bool)
     picks[rank.by_rank[best[best < n]]] = True
     return np.flatnonzero(picks), determined[best >= n]
