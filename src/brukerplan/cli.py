@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from brukerplan.settings import NUMBERS, Settings, SettingsError
+from brukerplan.synth.config import ALL_YEARS
 
 app = typer.Typer(
     help="BrukerPlan warehouse: land extracts, build the warehouse with dbt, publish aggregates for BI.",
@@ -309,7 +310,7 @@ def return_packages(
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Output folder: writes OUT/extracts, OUT/truth (and OUT/bad)")],
-    years: Annotated[str, typer.Option("--years", help="Mapping years, e.g. 2013-2024 or 2019")] = "2013-2024",
+    years: Annotated[str, typer.Option("--years", help="Mapping years, e.g. 2013-2024 or 2019")] = ALL_YEARS,
     scale: Annotated[float, typer.Option("--scale", help="Volume relative to the national figures (1.0)")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed and arguments give the same files")] = (
         20261125
@@ -360,7 +361,7 @@ def demo(
     scale: Annotated[float, typer.Option("--scale", help="Synthetic volume; 1.0 = national")] = 1.0,
     years: Annotated[
         str, typer.Option("--years", help="Mapping years to generate, e.g. 2013-2024 (all) or 2016-2024 (quicker)")
-    ] = "2013-2024",
+    ] = ALL_YEARS,
 ) -> None:
     """Run every stage end to end on synthetic data (synth, ingest, build, publish, report, return) and say
     where the outputs are. Synthetic extracts go to the folder beside the landing zone (data/synth), with a
@@ -383,7 +384,7 @@ def demo(
 @app.command()
 def bench(
     scales: Annotated[str, typer.Option("--scales", help="Comma-separated synthetic scales to measure")] = "1,5",
-    years: Annotated[str, typer.Option("--years", help="Mapping years to generate, e.g. 2013-2024")] = "2013-2024",
+    years: Annotated[str, typer.Option("--years", help="Mapping years to generate, e.g. 2013-2024")] = ALL_YEARS,
     reports: ReportsOpt = None,
     work: Annotated[
         Path | None, typer.Option("--work", help="Scratch folder for the generated data (default data/bench)")

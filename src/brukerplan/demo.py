@@ -19,6 +19,7 @@ from rich.table import Table
 from brukerplan.codes import REFERENCE_DIR
 from brukerplan.returns.keys import write_throwaway_keys
 from brukerplan.settings import Settings
+from brukerplan.synth.config import ALL_YEARS
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class StepResult:
     seconds: float
 
 
-def plan_steps(settings: Settings, synth_dir: Path, scale: float, years: str = "2013-2024") -> list[Step]:
+def plan_steps(settings: Settings, synth_dir: Path, scale: float, years: str = ALL_YEARS) -> list[Step]:
     """The demo's steps: (command, arguments, where its output goes)."""
     landing, warehouse, published, reports, returns = (
         str(settings.landing),
@@ -78,7 +79,7 @@ def plan_steps(settings: Settings, synth_dir: Path, scale: float, years: str = "
     ]
 
 
-def run_demo(settings: Settings, console: Console, scale: float = 1.0, years: str = "2013-2024") -> bool:
+def run_demo(settings: Settings, console: Console, scale: float = 1.0, years: str = ALL_YEARS) -> bool:
     synth_dir = settings.landing.parent / "synth"
     steps = plan_steps(settings, synth_dir, scale, years)
     env = {**os.environ, **settings.as_env()}

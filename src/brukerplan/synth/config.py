@@ -8,11 +8,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PARAMS_PATH = Path(__file__).resolve().parent / "params.yaml"
 DEFAULT_SEED = 20261125
 DEFAULT_YEARS = (2013, 2024)
+ALL_YEARS = f"{DEFAULT_YEARS[0]}-{DEFAULT_YEARS[1]}"  # every mapping year of the reference data, as --years takes it
 
 
 @dataclass(frozen=True)
@@ -45,13 +44,15 @@ def parse_years(text: str) -> tuple[int, int]:
     first, last = int(parts[0]), int(parts[-1])
     if first > last:
         raise ValueError(f"--years: first year {first} is after last year {last}")
-    if first < 2013 or last > 2024:
-        raise ValueError(f"--years must lie within 2013-2024 (the reference data), got {text!r}")
+    if first < DEFAULT_YEARS[0] or last > DEFAULT_YEARS[1]:
+        raise ValueError(f"--years must lie within {ALL_YEARS} (the reference data), got {text!r}")
     return first, last
 
 
 @cache
 def load_params(path: Path = PARAMS_PATH) -> dict[str, Any]:
+    import yaml  # here, not at the top: the command line imports this module for its defaults
+
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
