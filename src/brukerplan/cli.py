@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from brukerplan.settings import NUMBERS, Settings, SettingsError
-from brukerplan.synth.config import ALL_YEARS
+from brukerplan.synth.config import ALL_YEARS, DEFAULT_SEED
 
 app = typer.Typer(
     help="BrukerPlan warehouse: land extracts, build the warehouse with dbt, publish aggregates for BI.",
@@ -312,9 +312,9 @@ def synth(
     out: Annotated[Path, typer.Option("--out", help="Output folder: writes OUT/extracts, OUT/truth (and OUT/bad)")],
     years: Annotated[str, typer.Option("--years", help="Mapping years, e.g. 2013-2024 or 2019")] = ALL_YEARS,
     scale: Annotated[float, typer.Option("--scale", help="Volume relative to the national figures (1.0)")] = 1.0,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed and arguments give the same files")] = (
-        20261125
-    ),
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed; same seed and arguments give the same files")
+    ] = DEFAULT_SEED,
     bad_inputs: Annotated[
         bool, typer.Option("--bad-inputs", help="Also write OUT/bad: one labelled malformed file per rule")
     ] = False,

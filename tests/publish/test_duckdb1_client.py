@@ -68,7 +68,7 @@ def _create(target: Path) -> Path:
 def duckdb1_python(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The interpreter of the DuckDB 1.4 environment: created on first use under the pytest cache folder (a lock
     serialises the test workers), reused by later runs."""
-    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider (make stress)
+    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
     folder = cache.mkdir("duckdb-1.4") if cache is not None else tmp_path_factory.getbasetemp() / "duckdb-1.4"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "create.lock").open("w") as lock:
