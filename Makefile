@@ -85,5 +85,5 @@ docs: setup
 	$(BIN)/python -m brukerplan.dbt_docs --out $(DOCS_DIR)
 
 clean:
-	rm -rf returns data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet* reports/* target logs
+	rm -rf returns data/landing data/synth warehouse/*.duckdb* published/*.duckdb* published/*.parquet published/*_parquet published/.*_parquet* reports/* target logs build/dbt-parse
 	@touch reports/.gitkeep

@@ -39,7 +39,7 @@
         {{ build_record_text(selection | join(' ')) if selection else 'null' }},
         current_timestamp,
         'running',
-        {{ build_record_text(var('landing')) }},
+        {{ build_record_text(landing_root()) }},
         {{ build_record_text(dbt_version) }}
     )
 {%- endmacro %}

@@ -6,8 +6,15 @@
     same columns. Registrations and rejects are read only for submissions whose record exists (partial
     submissions are never read). The source() call is made unconditionally, for lineage. -#}
 
+{% macro landing_root() -%}
+    {#- The landing zone's root: the var `landing` (`dbt build --vars`) or the environment variable
+        BRUKERPLAN_LANDING, read here rather than in dbt_project.yml so that a new landing zone re-parses only the
+        files that read it (a variable of dbt_project.yml makes dbt parse the whole project again, decisions W14). -#}
+    {{- return(var('landing', env_var('BRUKERPLAN_LANDING', 'data/landing')) | string | replace('\\', '/') | trim) -}}
+{%- endmacro %}
+
 {% macro landing_path(relative) -%}
-    {{- var('landing') | string | replace('\\', '/') | trim -}}/{{ relative }}
+    {{- landing_root() -}}/{{ relative }}
 {%- endmacro %}
 
 {% macro landing_has_files(relative) -%}

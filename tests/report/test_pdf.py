@@ -14,11 +14,13 @@ import pytest
 
 from brukerplan.report.browser import Chromium, find_chromium
 from brukerplan.report.build import PRINT_BATCH, PdfPrinter
+from brukerplan.report.printdoc import print_document, read_page, split_pdf
 from tests.report.conftest import ReportRun
 from tests.report.pdftext import pdf_pages_text, printed_figures, squeeze
 
 pytestmark = pytest.mark.browser
 
+HOW = ("alone", "together")  # a page printed from its own HTML, and in a print document
 # A4 less the @page side margins of report.css (10 mm each), in CSS pixels
 PRINT_WIDTH = round((210 - 2 * 10) / 25.4 * 96)
 
@@ -84,6 +86,29 @@ def test_batches_of_any_size_and_a_failed_batch(report_run: ReportRun, tmp_path:
         assert [squeeze(t) for t in ours] == [squeeze(t) for t in theirs], page.name
         assert_pdf_shows_page(tmp_path / f"{page.stem}.pdf", page)
     assert (tmp_path / "stray.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_page_prints_the_same_alone_and_in_a_print_document(report_run: ReportRun, tmp_path: Path) -> None:
+    """A print document leaves out the figures' data attributes and the charts' tooltips (decisions R14): they are not
+    printed, so every sheet of a page printed in a document reads as the page printed alone from its own HTML."""
+    pages = sorted((report_run.out / "pages").glob("*.html"))[:3]
+    texts = [page.read_text(encoding="utf-8") for page in pages]
+    assert all(' data-table="' in text and text.count("<title>") > 1 for text in texts), "the fixture has no tooltip"
+    document = print_document([read_page(page) for page in pages], pages[0].parent.resolve().as_uri() + "/")
+    assert ' data-table="' not in document and ' data-key="' not in document
+    assert document.count("<title>") == 1, "a tooltip is left in the print document"
+    (tmp_path / "document.html").write_text(document, encoding="utf-8")
+    with Chromium(window=(800, 100)) as browser:
+        tab = browser.tab()
+        tab.open((tmp_path / "document.html").as_uri())
+        together = split_pdf(tab.pdf_bytes(), [read_page(page) for page in pages])
+        for page, data in zip(pages, together, strict=True):
+            (tmp_path / f"{page.stem}-together.pdf").write_bytes(data)
+            tab.open(page.resolve().as_uri())
+            tab.pdf(tmp_path / f"{page.stem}-alone.pdf")
+    for page in pages:
+        alone, together = ([squeeze(t) for t in pdf_pages_text(tmp_path / f"{page.stem}-{how}.pdf")] for how in HOW)
+        assert alone and together == alone, page.name
 
 
 def test_pages_fit_the_paper_width(report_run: ReportRun) -> None:

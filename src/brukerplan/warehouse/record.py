@@ -53,7 +53,7 @@ class BuildRecord:
     node_counts: dict[str, int]
     failing_nodes: tuple[FailingNode, ...]
     submission_ids: tuple[str, ...] | None  # staging's submissions at the end; None when staging has none
-    landing: str | None  # the landing zone dbt read (dbt var `landing`)
+    landing: str | None  # the landing zone dbt read (macros/landing.sql landing_root())
     dbt_version: str
 
     @property
